@@ -1,0 +1,64 @@
+"""The hook contract between sfjwt-vault and its plugins (first-party backends and yours alike).
+
+A key backend implements `sfjwt_schemes` and `sfjwt_fetch_key`; a remote signer (the key stays in the
+store) implements `sfjwt_remote_signer` instead or as well. Event hooks let a plugin observe exchanges;
+their payloads carry no secret. Implement hooks with the `sfjwt_vault.hookimpl` marker and register
+the module under the `sfjwt_vault` entry-point group.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .events import ExchangeFailed, TokenIssued
+    from .keyref import KeyRef
+    from .secret import SecretBuffer
+    from .signer import Signer
+
+PROJECT = "sfjwt_vault"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def sfjwt_schemes() -> list[str]:  # type: ignore[empty-body]
+    """Return the key-reference schemes this plugin serves, e.g. ``["file"]``.
+
+    The host uses the answer to route references, to list backends (`sfjwt plugins`) and to refuse two
+    plugins claiming one scheme.
+    """
+
+
+@hookspec(firstresult=True)
+def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer | None:  # type: ignore[empty-body]
+    """Fetch the PEM private key that `ref` names, or return None if `ref.scheme` is not yours.
+
+    Called for every mint (keys are never cached). Put the PEM bytes in a `SecretBuffer` without
+    making `str` or `bytes` copies you cannot wipe, and wipe any buffer of your own before returning.
+    The core parses the buffer and wipes it when the mint ends, errors included. Raise
+    `KeyBackendError` (with a hint, never with key material in it) when the key cannot be fetched.
+    """
+
+
+@hookspec(firstresult=True)
+def sfjwt_remote_signer(ref: KeyRef) -> Signer | None:  # type: ignore[empty-body]
+    """Return a `Signer` that signs inside the store, or None if `ref.scheme` is not yours.
+
+    For stores that keep the private key and sign on request (Vault Transit, AWS KMS): the key never
+    enters the process. The signer must produce RSASSA-PKCS1-v1_5 with SHA-256 (JWS RS256). The host
+    asks this hook before `sfjwt_fetch_key`, so one scheme is served by one of the two.
+    """
+
+
+@hookspec
+def sfjwt_token_issued(event: TokenIssued) -> None:
+    """Observe a successful exchange (metrics, audit). An exception here is logged, not raised."""
+
+
+@hookspec
+def sfjwt_exchange_failed(event: ExchangeFailed) -> None:
+    """Observe a failed mint or exchange (alerting). An exception here is logged, not raised."""

@@ -1,0 +1,81 @@
+"""Key references: the one string that says where a private key (or a remote signing key) lives.
+
+Form: `<scheme>:<path>[?option=value&...][#field]`, e.g. `file:/etc/sf/key.pem?passphrase_env=PW`,
+`aws-sm:prod/salesforce#private_key`, `vault:secret/sf/jwt`. A reference with no scheme is a file path.
+References name where the key is, never the key itself, so they are safe to log.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from .errors import ConfigurationError
+
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(?!//)")
+_MAX_REF = 2048
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A parsed key reference. `options` come from the query string, `fragment` names a field."""
+
+    scheme: str
+    path: str
+    options: dict[str, str] = field(default_factory=dict)
+    fragment: str | None = None
+    raw: str = ""
+
+    @classmethod
+    def parse(cls, ref: str | KeyRef) -> KeyRef:
+        if isinstance(ref, KeyRef):
+            return ref
+        if not isinstance(ref, str) or not ref.strip():
+            raise ConfigurationError(
+                "the key reference is empty",
+                hint="set SFJWT_KEY (or --key) to e.g. file:/path/key.pem, aws-sm:NAME or vault:MOUNT/PATH",
+            )
+        if len(ref) > _MAX_REF or any(ord(c) < 0x20 or ord(c) == 0x7F for c in ref):
+            raise ConfigurationError(
+                "the key reference is too long or contains control characters",
+                hint="a key reference names where the key is; it never holds the key itself",
+            )
+        if ref.lstrip().startswith("-----BEGIN"):
+            raise ConfigurationError(
+                "the key reference looks like a PEM key, not a reference to one",
+                hint="store the key in a file or secret store and set SFJWT_KEY to its reference",
+            )
+        text = ref.strip()
+        match = _SCHEME.match(text)
+        # Windows drive letters ("C:\...") are paths, not schemes.
+        if match and len(match.group(1)) > 1:
+            scheme, rest = match.group(1), text[match.end() :]
+        else:
+            scheme, rest = "file", text
+        fragment: str | None = None
+        if "#" in rest:
+            rest, fragment = rest.split("#", 1)
+            fragment = fragment or None
+        options: dict[str, str] = {}
+        if "?" in rest:
+            rest, query = rest.split("?", 1)
+            for name, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
+                options[name] = value
+        if not rest:
+            raise ConfigurationError(f"the key reference {text!r} names no path", hint=_hint_for(scheme))
+        return cls(scheme=scheme, path=rest, options=options, fragment=fragment, raw=text)
+
+    def __str__(self) -> str:
+        return self.raw or f"{self.scheme}:{self.path}"
+
+
+def _hint_for(scheme: str) -> str:
+    examples = {
+        "file": "file:/path/to/key.pem",
+        "aws-sm": "aws-sm:my/secret#private_key",
+        "aws-kms": "aws-kms:alias/salesforce-jwt",
+        "vault": "vault:secret/salesforce/jwt#private_key",
+        "vault-transit": "vault-transit:transit/salesforce-jwt",
+    }
+    return f"for example {examples.get(scheme, scheme + ':<path>')}"

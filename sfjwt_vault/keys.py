@@ -1,0 +1,153 @@
+"""From a key reference to a signer for one mint: fetch just in time, parse, check, wipe.
+
+This module holds the wipe discipline: the PEM lives in a SecretBuffer for the milliseconds between the
+backend's fetch and the parse, and is wiped in a `finally` whatever happens. The parsed key object is
+dropped when the signer closes, right after signing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from .errors import ConfigurationError, KeyFormatError
+from .keyref import KeyRef
+from .plugins import PluginHost, get_host
+from .secret import SecretBuffer
+from .signer import LocalSigner, Signer
+
+MIN_RSA_BITS = 2048
+MAX_KEY_BYTES = 64 * 1024  # a 16384-bit encrypted PEM is ~13 KiB; anything far larger is not a key
+
+# Full RSA key validation costs ~45 ms per load. A key whose exact PEM bytes were validated before in
+# this process is loaded without repeating it. The set holds HMACs under a per-process random key, so
+# it cannot be used to test guesses of a key; a changed key (rotation) is simply validated again.
+_validated: set[bytes] = set()
+_validated_lock = threading.Lock()
+_hmac_key = secrets.token_bytes(32)
+
+
+@contextmanager
+def open_signer(ref: str | KeyRef, host: PluginHost | None = None) -> Iterator[Signer]:
+    """Yield a signer for one mint. Remote signers are used as they are; local keys are wiped after."""
+    key_ref = KeyRef.parse(ref)
+    host = host or get_host()
+    remote = host.remote_signer(key_ref)
+    if remote is not None:
+        yield remote
+        return
+    buffer = host.fetch_key(key_ref)
+    try:
+        signer = LocalSigner(load_private_key(buffer, passphrase=_passphrase(key_ref)))
+    finally:
+        buffer.wipe()
+    try:
+        yield signer
+    finally:
+        signer.close()
+
+
+def load_private_key(buffer: SecretBuffer, *, passphrase: bytes | None = None) -> RSAPrivateKey:
+    """Parse a PEM RSA private key (PKCS#1 or PKCS#8, optionally encrypted) straight from the buffer."""
+    _unescape_newlines(buffer)
+    view = buffer.view()
+    try:
+        if len(view) == 0:
+            raise KeyFormatError("the key is empty", hint="check the secret holds the PEM private key")
+        digest = hmac.digest(_hmac_key, view, "sha256")
+        with _validated_lock:
+            known = digest in _validated
+        key = _parse(view, passphrase, skip_validation=known)
+        if not known:
+            with _validated_lock:
+                _validated.add(digest)
+    finally:
+        view.release()
+    if not isinstance(key, RSAPrivateKey):
+        kind = type(key).__name__.lstrip("_").replace("PrivateKey", "")
+        raise KeyFormatError(
+            f"the key is {kind or 'not RSA'}, but Salesforce's JWT Bearer flow only accepts RSA (RS256)",
+            hint="generate an RSA key: `sfjwt keygen` (2048 bits or more)",
+        )
+    if key.key_size < MIN_RSA_BITS:
+        raise KeyFormatError(
+            f"the RSA key has {key.key_size} bits; at least {MIN_RSA_BITS} are required",
+            hint="generate a new 2048- or 4096-bit key with `sfjwt keygen` and upload its certificate",
+        )
+    return key
+
+
+def _parse(view: memoryview, passphrase: bytes | None, *, skip_validation: bool) -> object:
+    # Exceptions from cryptography are re-raised without chaining: their text is ours to choose.
+    try:
+        return load_pem_private_key(view, passphrase, unsafe_skip_rsa_key_validation=skip_validation)
+    except TypeError:
+        if passphrase is None:
+            error = KeyFormatError(
+                "the PEM key is encrypted and no passphrase was given",
+                hint="add ?passphrase_env=VARNAME to the key reference and put the passphrase in that variable",
+            )
+        else:
+            error = KeyFormatError(
+                "a passphrase was given but the PEM key is not encrypted",
+                hint="remove ?passphrase_env from the key reference",
+            )
+    except UnsupportedAlgorithm:
+        error = KeyFormatError("the key uses an unsupported algorithm", hint="use an RSA key (`sfjwt keygen`)")
+    except ValueError:
+        error = KeyFormatError(
+            "the key could not be read as a PEM private key (malformed, truncated, wrong passphrase, "
+            "or a certificate/public key where the private key was expected)",
+            hint="the secret must hold the whole '-----BEGIN PRIVATE KEY-----' (or RSA PRIVATE KEY) block",
+        )
+    raise error
+
+
+def _unescape_newlines(buffer: SecretBuffer) -> None:
+    """Undo `\\n` literals left by environment variables or JSON mangling, in place.
+
+    Only when the buffer holds no real newline at all: a PEM with literal backslash-n sequences and no
+    line breaks is unambiguous, and base64 never contains a backslash.
+    """
+    data = buffer.writable()
+    length = len(buffer)
+    content = data[:length]
+    if b"\n" in content or b"\\n" not in content:
+        content.release()
+        data.release()
+        return
+    content.release()
+    out = 0
+    i = 0
+    while i < length:
+        if data[i] == 0x5C and i + 1 < length and data[i + 1] == 0x6E:  # backslash, n
+            data[out] = 0x0A
+            i += 2
+        else:
+            data[out] = data[i]
+            i += 1
+        out += 1
+    data[out:length] = bytes(length - out)
+    data.release()
+    buffer.set_length(out)
+
+
+def _passphrase(ref: KeyRef) -> bytes | None:
+    var = ref.options.get("passphrase_env")
+    if var is None:
+        return None
+    value = os.environ.get(var)
+    if value is None:
+        raise ConfigurationError(
+            f"the key reference names passphrase variable {var!r}, which is not set",
+            hint=f"export {var}=... with the PEM passphrase",
+        )
+    return value.encode()

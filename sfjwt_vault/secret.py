@@ -1,0 +1,128 @@
+"""SecretBuffer: the one type key material travels in, and the one place it is wiped.
+
+Python's `bytes` and `str` are immutable and cannot be cleared; a `bytearray` can. Backends put the PEM
+into a SecretBuffer, the core parses it straight from the buffer and wipes it in a `finally`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import mmap
+import sys
+from types import TracebackType
+
+_libc: ctypes.CDLL | None = None
+if sys.platform.startswith("linux"):
+    try:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:  # pragma: no cover - no libc: hardening is best effort
+        _libc = None
+
+_MADV_DONTDUMP = getattr(mmap, "MADV_DONTDUMP", 16)
+
+
+def wipe(buffer: bytearray | memoryview) -> None:
+    """Overwrite every byte of a mutable buffer with zeros."""
+    view = memoryview(buffer).cast("B")
+    if view.nbytes:
+        ctypes.memset((ctypes.c_char * view.nbytes).from_buffer(view), 0, view.nbytes)
+    view.release()
+
+
+class SecretBuffer:
+    """A fixed-size, wipeable byte buffer. Its repr and str never show the content.
+
+    `view()` gives a memoryview for parsers that accept buffers; nothing here makes a `bytes` copy.
+    The buffer is locked in memory and excluded from core dumps where the OS allows it.
+    """
+
+    __slots__ = ("_buf", "_length", "_locked", "__weakref__")
+
+    def __init__(self, size: int) -> None:
+        self._buf = bytearray(size)
+        self._length = 0
+        self._locked = _harden(self._buf)
+
+    @classmethod
+    def from_buffer(cls, data: bytes | bytearray | memoryview) -> SecretBuffer:
+        """Copy data in. Wiping the source is the caller's job (if it is mutable)."""
+        view = memoryview(data).cast("B")
+        buf = cls(view.nbytes)
+        buf._buf[: view.nbytes] = view
+        buf._length = view.nbytes
+        view.release()
+        return buf
+
+    @property
+    def capacity(self) -> int:
+        return len(self._buf)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def set_length(self, length: int) -> None:
+        if not 0 <= length <= len(self._buf):
+            raise ValueError("length out of range")
+        self._length = length
+
+    def writable(self) -> memoryview:
+        """The whole buffer, for `readinto`; call `set_length` with what was read."""
+        return memoryview(self._buf)
+
+    def view(self) -> memoryview:
+        """The content as a read-only view. Release it (or let it go) before `wipe`."""
+        return memoryview(self._buf)[: self._length].toreadonly()
+
+    def wipe(self) -> None:
+        wipe(self._buf)
+        self._length = 0
+
+    def __enter__(self) -> SecretBuffer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.wipe()
+
+    def __del__(self) -> None:
+        try:
+            self.wipe()
+            if self._locked:
+                _unlock(self._buf)
+        except Exception:  # pragma: no cover - interpreter shutdown  # noqa: BLE001
+            pass
+
+    def __repr__(self) -> str:
+        return f"<SecretBuffer {self._length} bytes, hidden>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("SecretBuffer cannot be pickled")
+
+
+def _harden(buf: bytearray) -> bool:
+    """mlock the buffer and mark its pages MADV_DONTDUMP. Silently skipped where not permitted."""
+    if _libc is None or not buf:
+        return False
+    try:
+        address = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
+        locked = _libc.mlock(ctypes.c_void_p(address), ctypes.c_size_t(len(buf))) == 0
+        page = mmap.PAGESIZE
+        start = address - address % page
+        length = (address + len(buf)) - start
+        _libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(length), _MADV_DONTDUMP)
+        return locked
+    except (AttributeError, OSError, ValueError, TypeError):  # pragma: no cover
+        return False
+
+
+def _unlock(buf: bytearray) -> None:
+    if _libc is not None and buf:
+        address = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
+        _libc.munlock(ctypes.c_void_p(address), ctypes.c_size_t(len(buf)))

@@ -68,7 +68,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
     host = get_host()
     host.ensure_loaded()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": info.name,
             "schemes": info.schemes,
@@ -115,7 +115,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_emulator(args: argparse.Namespace) -> int:
     from .testing.emulator import main as emulator_main
 
-    return emulator_main(args.emulator_args)
+    code: int = emulator_main(list(args.emulator_args or []))
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,7 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if not args.debug:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
@@ -175,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {type(exc).__name__}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as exc:  # noqa: BLE001 - a bug: one line, no traceback that could carry data
+    except Exception as exc:
         if args.debug:
             raise
         print(f"error: unexpected {type(exc).__name__}; rerun with --debug for the traceback", file=sys.stderr)

@@ -17,7 +17,7 @@ import httpx
 
 from . import endpoints
 from .assertion import DEFAULT_LIFETIME, build_claims, sign_assertion
-from .errors import ConfigurationError, SfjwtError
+from .errors import ConfigurationError, InvalidAssertionError, SfjwtError
 from .events import ExchangeFailed, TokenIssued, consumer_key_hint
 from .exchange import DEFAULT_TIMEOUT, TokenEndpoint
 from .keyref import KeyRef
@@ -50,6 +50,7 @@ class Credentials:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         verify: bool | str | ssl.SSLContext = True,
         assertion_lifetime: int = DEFAULT_LIFETIME,
+        rotation_fallback: bool = False,
         http_client: httpx.Client | None = None,
         plugin_host: PluginHost | None = None,
     ) -> None:
@@ -67,13 +68,14 @@ class Credentials:
                 "assertion_lifetime must be 1 to 180 seconds", hint="Salesforce wants exp within 3 minutes"
             )
         self.assertion_lifetime = assertion_lifetime
+        self.rotation_fallback = rotation_fallback
         self._host = plugin_host
         self._endpoint = TokenEndpoint(timeout=timeout, verify=verify, client=http_client)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Credentials:
         """Read SF_CONSUMER_KEY, SF_USERNAME, SFJWT_KEY, SF_AUDIENCE, SF_TOKEN_URL, SF_SANDBOX,
-        SFJWT_CA_BUNDLE and SFJWT_TIMEOUT; keyword arguments override them."""
+        SFJWT_CA_BUNDLE, SFJWT_TIMEOUT and SFJWT_ROTATION_FALLBACK; keyword arguments override them."""
         env = os.environ if environ is None else environ
         settings: dict[str, Any] = {
             "consumer_key": env.get("SF_CONSUMER_KEY", ""),
@@ -82,6 +84,7 @@ class Credentials:
             "audience": env.get("SF_AUDIENCE") or None,
             "token_url": env.get("SF_TOKEN_URL") or None,
             "sandbox": env.get("SF_SANDBOX", "").strip().lower() in _TRUE,
+            "rotation_fallback": env.get("SFJWT_ROTATION_FALLBACK", "").strip().lower() in _TRUE,
         }
         if env.get("SFJWT_CA_BUNDLE"):
             settings["verify"] = env["SFJWT_CA_BUNDLE"]
@@ -111,9 +114,9 @@ class Credentials:
         """Mint an assertion and exchange it for an access token."""
         return self._mint()
 
-    def mint_assertion(self) -> str:
+    def mint_assertion(self, key: KeyRef | None = None) -> str:
         """A signed assertion for this app and user. It is a credential for 3 minutes: never log it."""
-        with open_signer(self.key, self.plugin_host) as signer:
+        with open_signer(key or self.key, self.plugin_host) as signer:
             claims = build_claims(
                 self.consumer_key, self.username, self.audience, lifetime=self.assertion_lifetime
             )
@@ -122,7 +125,14 @@ class Credentials:
     def _mint(self) -> AccessToken:
         started = time.perf_counter()
         try:
-            token = self._endpoint.exchange(self.token_url, self.mint_assertion())
+            try:
+                token = self._endpoint.exchange(self.token_url, self.mint_assertion())
+            except InvalidAssertionError:
+                previous = self.plugin_host.previous_key_ref(self.key) if self.rotation_fallback else None
+                if previous is None:
+                    raise
+                log.info("invalid assertion with the current key of %s; trying the previous version once", self.key)
+                token = self._endpoint.exchange(self.token_url, self.mint_assertion(previous))
         except SfjwtError as exc:
             self._notify_failure(exc, started)
             raise

@@ -54,6 +54,28 @@ def sfjwt_remote_signer(ref: KeyRef) -> Signer | None:  # type: ignore[empty-bod
     """
 
 
+@hookspec(firstresult=True)
+def sfjwt_previous_key_ref(ref: KeyRef) -> KeyRef | None:  # type: ignore[empty-body]
+    """Return a reference to the version of the key before the current one, or None if there is none.
+
+    Used only when the user opts in to rotation fallback: a Connected App holds one certificate, so for
+    a few minutes after rotating the key Salesforce may still expect the old one. On `invalid assertion`
+    the core retries once with the key this reference names (AWS: `AWSPREVIOUS`; Vault KV v2: the
+    previous version).
+    """
+
+
+@hookspec(firstresult=True)
+def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str | None:  # type: ignore[empty-body]
+    """Store a new PEM private key at `ref` (for `sfjwt keygen --store`); None if the scheme is not yours.
+
+    Return a short description of what was written (e.g. "new version 3", never the key). Where the
+    store keeps versions, writing to an existing secret makes a new version (that is how keys rotate);
+    where it does not, refuse to replace an existing key unless `overwrite` is true. Do not keep or log
+    `pem`; the core wipes it.
+    """
+
+
 @hookspec
 def sfjwt_token_issued(event: TokenIssued) -> None:
     """Observe a successful exchange (metrics, audit). An exception here is logged, not raised."""

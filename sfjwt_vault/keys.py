@@ -117,14 +117,10 @@ def _unescape_newlines(buffer: SecretBuffer) -> None:
     Only when the buffer holds no real newline at all: a PEM with literal backslash-n sequences and no
     line breaks is unambiguous, and base64 never contains a backslash.
     """
+    if buffer.find(b"\n") >= 0 or buffer.find(b"\\n") < 0:
+        return
     data = buffer.writable()
     length = len(buffer)
-    content = data[:length]
-    if b"\n" in content or b"\\n" not in content:
-        content.release()
-        data.release()
-        return
-    content.release()
     out = 0
     i = 0
     while i < length:

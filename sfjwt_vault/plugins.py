@@ -183,6 +183,21 @@ class PluginHost:
             )
         return buffer
 
+    def previous_key_ref(self, ref: KeyRef) -> KeyRef | None:
+        """The key version before `ref`'s current one, if its backend keeps versions."""
+        previous: KeyRef | None = self._caller_for("sfjwt_previous_key_ref", self.owner(ref))(ref=ref)
+        return previous
+
+    def store_key(self, ref: KeyRef, pem: SecretBuffer, *, overwrite: bool) -> str:
+        owner = self.owner(ref)
+        result: str | None = self._caller_for("sfjwt_store_key", owner)(ref=ref, pem=pem, overwrite=overwrite)
+        if result is None:
+            raise KeyBackendError(
+                f"the {owner!r} plugin cannot store keys for the {ref.scheme!r} scheme",
+                hint="store the key with the secret store's own tools, or use a backend that supports --store",
+            )
+        return result
+
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call an event hook on every plugin; a failing observer is logged, never raised."""
         self.ensure_loaded()

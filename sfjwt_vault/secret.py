@@ -37,7 +37,7 @@ class SecretBuffer:
     The buffer is locked in memory and excluded from core dumps where the OS allows it.
     """
 
-    __slots__ = ("_buf", "_length", "_locked", "__weakref__")
+    __slots__ = ("__weakref__", "_buf", "_length", "_locked")
 
     def __init__(self, size: int) -> None:
         self._buf = bytearray(size)
@@ -65,6 +65,10 @@ class SecretBuffer:
         if not 0 <= length <= len(self._buf):
             raise ValueError("length out of range")
         self._length = length
+
+    def find(self, needle: bytes, start: int = 0) -> int:
+        """Search the content in place (no copy); -1 when absent."""
+        return self._buf.find(needle, start, self._length)
 
     def writable(self) -> memoryview:
         """The whole buffer, for `readinto`; call `set_length` with what was read."""
@@ -94,7 +98,7 @@ class SecretBuffer:
             self.wipe()
             if self._locked:
                 _unlock(self._buf)
-        except Exception:  # pragma: no cover - interpreter shutdown  # noqa: BLE001
+        except Exception:  # noqa: BLE001, S110 # pragma: no cover - interpreter shutdown: nothing to do
             pass
 
     def __repr__(self) -> str:
@@ -112,7 +116,7 @@ def _harden(buf: bytearray) -> bool:
         return False
     try:
         address = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
-        locked = _libc.mlock(ctypes.c_void_p(address), ctypes.c_size_t(len(buf))) == 0
+        locked = bool(_libc.mlock(ctypes.c_void_p(address), ctypes.c_size_t(len(buf))) == 0)
         page = mmap.PAGESIZE
         start = address - address % page
         length = (address + len(buf)) - start

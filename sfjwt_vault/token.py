@@ -15,7 +15,7 @@ class AccessToken:
     access_token: str = field(repr=False)
     instance_url: str
     id: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
     scope: str = ""
     issued_at: float = field(default_factory=time.time)
     api_instance_url: str | None = None

@@ -17,7 +17,7 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import httpx
 
@@ -68,7 +68,7 @@ class _PreviousKey:
     pass
 
 
-_Action = Union[_Mint, _Post, _Sleep, _PreviousKey]  # noqa: UP007 - runtime alias, Python 3.10
+_Action = _Mint | _Post | _Sleep | _PreviousKey
 _Flow = Generator[_Action, Any, AccessToken]
 
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sfjwt_vault_file
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-import sfjwt_vault_file
 from sfjwt_vault.plugins import PluginHost, reset_host
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+import sfjwt_vault_file
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-import sfjwt_vault_file
 from sfjwt_vault import KeyBackendError, KeyFormatError, KeyRef, SecretBuffer, hookimpl
 from sfjwt_vault import keys as keys_module
 from sfjwt_vault.certs import certificate_pem, self_signed_certificate

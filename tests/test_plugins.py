@@ -9,8 +9,8 @@ import types
 from pathlib import Path
 
 import pytest
-
 import sfjwt_vault_file
+
 from sfjwt_vault import KeyRef, PluginError, SecretBuffer, UnknownSchemeError, hookimpl
 from sfjwt_vault.plugins import PluginHost
 
@@ -21,7 +21,7 @@ def run_python(code: str, env: dict[str, str] | None = None, **kwargs: object) -
     import os
 
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run(  # noqa: S603 - our own interpreter and code
+    return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=full_env, check=False, **kwargs  # type: ignore[call-overload]
     )
 
@@ -156,7 +156,7 @@ def test_event_hooks_get_no_secret_and_a_failing_observer_is_contained() -> None
 def test_third_party_backend_is_discovered_through_its_entry_point(tmp_path: Path, rsa_key: object) -> None:
     """Install examples/sfjwt-vault-envkey like a user would and mint with its `env:` scheme."""
     target = tmp_path / "site"
-    install = subprocess.run(  # noqa: S603
+    install = subprocess.run(
         [
             sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
             "--no-index", "--target", str(target), str(REPO / "examples" / "sfjwt-vault-envkey"),

@@ -354,7 +354,7 @@ class SalesforceEmulator:
                 return reply
         if early is not None:
             return _oauth_error(early.error, early.description)
-        assert form is not None
+        assert form is not None  # noqa: S101 - _parse_form returned a form when there was no early reply
         try:
             with self._lock:
                 return self._exchange(form.get("assertion", ""))
@@ -551,7 +551,12 @@ class SalesforceEmulator:
             if not session.user.api_enabled:
                 return _json(
                     403,
-                    [{"message": "The REST API is not enabled for this Organization.", "errorCode": "API_DISABLED_FOR_ORG"}],
+                    [
+                        {
+                            "message": "The REST API is not enabled for this Organization.",
+                            "errorCode": "API_DISABLED_FOR_ORG",
+                        }
+                    ],
                 )
             rest = (match[3] or "/").rstrip("/")
             version = f"/services/data/v{match[1]}.{match[2]}"

@@ -12,9 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import hcl2  # python-hcl2 (dev extra); deliberately not importorskip: a missing dep must fail loudly
 import pytest
-
-hcl2 = pytest.importorskip("hcl2")
 
 ROOT = Path(__file__).resolve().parent.parent / "terraform"
 AWS = ROOT / "modules" / "aws"

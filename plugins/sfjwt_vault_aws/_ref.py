@@ -1,7 +1,7 @@
 """Parsing `aws-sm:` and `aws-kms:` references, and deciding which region they live in.
 
-Region order: the `region` option, else the region inside an ARN, else boto3's own chain
-(AWS_REGION, AWS_DEFAULT_REGION, the profile's config). No region at all is a configuration error here,
+Region order: the `region` option, else the region inside an ARN, else AWS_REGION, else boto3's own
+chain (AWS_DEFAULT_REGION, the profile's config). No region at all is a configuration error here,
 not a confusing botocore one later.
 """
 
@@ -119,6 +119,8 @@ def resolve_region(region: str | None, ref: KeyRef) -> str:
     """The explicit region, else boto3's default chain (cached per environment), else a clear error."""
     if region:
         return region
+    if os.environ.get("AWS_REGION"):  # Lambda and the other AWS SDKs use it; botocore reads only the next
+        return os.environ["AWS_REGION"]
     env = tuple(os.environ.get(name) for name in _REGION_ENV)
     with _default_lock:
         if env not in _default_regions:

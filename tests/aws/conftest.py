@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 import sfjwt_vault_aws
 import sfjwt_vault_file
-from sfjwt_vault.plugins import PluginHost
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sfjwt_vault_aws import _clients, _kms, _ref
+
+from sfjwt_vault.plugins import PluginHost
 from tests.conftest import pem_of
 
 REGION = "us-east-1"

@@ -13,19 +13,19 @@ from typing import Any
 
 import jwt
 import pytest
+import sfjwt_vault_aws
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
+from sfjwt_vault_aws import _clients
 
-import sfjwt_vault_aws
 from sfjwt_vault import Credentials
-from sfjwt_vault.errors import InvalidAssertionError
 from sfjwt_vault.cache import TokenCache
 from sfjwt_vault.certs import certificate_pem, self_signed_certificate
+from sfjwt_vault.errors import InvalidAssertionError
 from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost, get_host, reset_host
 from sfjwt_vault.testing.emulator import SalesforceEmulator
-from sfjwt_vault_aws import _clients
 from tests.conftest import pem_of
 
 USERNAME = "integration@acme.com"
@@ -47,8 +47,14 @@ def cert_for(key: rsa.RSAPrivateKey) -> bytes:
 
 def credentials(emulator: SalesforceEmulator, consumer_key: str, key: str, host: PluginHost, **kw: Any) -> Credentials:
     return Credentials(
-        consumer_key, USERNAME, key, audience=emulator.audience, token_url=emulator.token_url,
-        plugin_host=host, cache=TokenCache(), **kw,
+        consumer_key,
+        USERNAME,
+        key,
+        audience=emulator.audience,
+        token_url=emulator.token_url,
+        plugin_host=host,
+        cache=TokenCache(),
+        **kw,
     )
 
 
@@ -103,9 +109,18 @@ def test_kms_signed_assertion_accepted_and_verified_independently(
         public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     result = subprocess.run(
-        ["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "pub.pem"), "-signature", str(tmp_path / "sig"),
-         str(tmp_path / "in")],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "dgst",
+            "-sha256",
+            "-verify",
+            str(tmp_path / "pub.pem"),
+            "-signature",
+            str(tmp_path / "sig"),
+            str(tmp_path / "in"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0 and "Verified OK" in result.stdout
 
@@ -133,8 +148,12 @@ def process_host_with_aws() -> Iterator[None]:
 
 
 def test_lambda_handler_warm_invocations_reuse_setup(
-    emulator: SalesforceEmulator, sm: Any, secret_name: str, rsa_key: rsa.RSAPrivateKey,
-    monkeypatch: pytest.MonkeyPatch, process_host_with_aws: None,
+    emulator: SalesforceEmulator,
+    sm: Any,
+    secret_name: str,
+    rsa_key: rsa.RSAPrivateKey,
+    monkeypatch: pytest.MonkeyPatch,
+    process_host_with_aws: None,
 ) -> None:
     sm.create_secret(Name=secret_name, SecretString=pem_of(rsa_key).decode())
     app = emulator.add_app(cert_for(rsa_key))
@@ -147,7 +166,9 @@ def test_lambda_handler_warm_invocations_reuse_setup(
     monkeypatch.setenv("AWS_REGION", "us-east-1")  # as Lambda sets it
 
     module = load_handler()  # the init phase: Credentials.from_env() at module scope
-    context = SimpleNamespace(function_name="sf-limits", aws_request_id="req-1", get_remaining_time_in_millis=lambda: 30000)
+    context = SimpleNamespace(
+        function_name="sf-limits", aws_request_id="req-1", get_remaining_time_in_millis=lambda: 30000
+    )
     event: dict[str, Any] = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 
     first = module.handler(event, context)

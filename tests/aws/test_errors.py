@@ -11,11 +11,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from sfjwt_vault_aws._errors import ATTEMPTS, MAX_DELAY, AwsThrottledError, Operation, call_with_retry, map_aws_error
 
 from sfjwt_vault import KeyBackendError, KeyRef, TransientError
 from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost
-from sfjwt_vault_aws._errors import ATTEMPTS, MAX_DELAY, AwsThrottledError, Operation, call_with_retry, map_aws_error
 
 from .conftest import REGION, start_moto, stop
 
@@ -52,7 +52,9 @@ def test_access_denied_shape_names_action_resource_and_kms() -> None:
 
 def test_decryption_failure() -> None:
     error = map_aws_error(
-        client_error("DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the provided KMS key."),
+        client_error(
+            "DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the provided KMS key."
+        ),
         OP,
     )
     assert isinstance(error, KeyBackendError) and "kms:Decrypt" in (error.hint or "")
@@ -101,7 +103,9 @@ def test_not_retried_when_not_transient() -> None:
 
 def test_server_errors_and_unreachable_are_transient() -> None:
     assert isinstance(map_aws_error(client_error("InternalServiceError", "x", 500), OP), TransientError)
-    unreachable = map_aws_error(EndpointConnectionError(endpoint_url="https://secretsmanager.eu-west-1.amazonaws.com/"), OP)
+    unreachable = map_aws_error(
+        EndpointConnectionError(endpoint_url="https://secretsmanager.eu-west-1.amazonaws.com/"), OP
+    )
     assert isinstance(unreachable, TransientError) and "VPC endpoint" in (unreachable.hint or "")
     no_creds = map_aws_error(NoCredentialsError(), OP)
     assert isinstance(no_creds, KeyBackendError) and "AWS_PROFILE" in (no_creds.hint or "")
@@ -110,8 +114,10 @@ def test_server_errors_and_unreachable_are_transient() -> None:
 
 def test_kms_wrong_state_and_usage() -> None:
     kms_op = Operation("aws-kms:alias/x", "kms:Sign", "alias/x", "us-east-1")
-    assert "enable-key" in (map_aws_error(client_error("KMSInvalidStateException", "pending deletion", 400, "Sign"), kms_op).hint or "")  # type: ignore[union-attr]
-    assert "SIGN_VERIFY" in (map_aws_error(client_error("InvalidKeyUsageException", "usage", 400, "Sign"), kms_op).hint or "")  # type: ignore[union-attr]
+    disabled = map_aws_error(client_error("KMSInvalidStateException", "pending deletion", 400, "Sign"), kms_op)
+    usage = map_aws_error(client_error("InvalidKeyUsageException", "usage", 400, "Sign"), kms_op)
+    assert disabled is not None and "enable-key" in (disabled.hint or "")
+    assert usage is not None and "SIGN_VERIFY" in (usage.hint or "")
 
 
 # --- real AccessDenied from moto's IAM enforcement ------------------------------------------------
@@ -132,7 +138,9 @@ def iam_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         iam.create_user(UserName="app")
         key = iam.create_access_key(UserName="app")["AccessKey"]
         boto3.client("secretsmanager", **root).create_secret(Name="locked/sf", SecretString="unused")
-        key_id = boto3.client("kms", **root).create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        key_id = boto3.client("kms", **root).create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"][
+            "KeyId"
+        ]
         yield {"url": url, "access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"], "kms_key": key_id}
     finally:
         stop(process)

@@ -9,9 +9,10 @@ from typing import Any
 import jwt
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_der_public_key
+from sfjwt_vault_aws import _kms
 
 import sfjwt_vault.plugins
 from sfjwt_vault import KeyBackendError
@@ -19,13 +20,16 @@ from sfjwt_vault.assertion import build_claims, sign_assertion
 from sfjwt_vault.cli import main
 from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost
-from sfjwt_vault_aws import _kms
 
 
 @pytest.fixture
 def kms_key(kms: Any) -> dict[str, Any]:
     meta = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
-    return {"id": meta["KeyId"], "arn": meta["Arn"], "public": load_der_public_key(kms.get_public_key(KeyId=meta["KeyId"])["PublicKey"])}
+    return {
+        "id": meta["KeyId"],
+        "arn": meta["Arn"],
+        "public": load_der_public_key(kms.get_public_key(KeyId=meta["KeyId"])["PublicKey"]),
+    }
 
 
 def test_kms_assertion_verifies_with_get_public_key(aws_host: PluginHost, kms_key: dict[str, Any]) -> None:
@@ -88,7 +92,9 @@ def test_sfjwt_cert_with_kms_key_and_openssl_verify(
     assert cert.public_key().public_numbers() == kms_key["public"].public_numbers()  # type: ignore[union-attr]
     cert.verify_directly_issued_by(cert)
     # openssl: the self-signature verifies, and a KMS-signed message verifies with the cert's key.
-    subprocess.run(["openssl", "verify", "-CAfile", str(out), "-partial_chain", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        ["openssl", "verify", "-CAfile", str(out), "-partial_chain", str(out)], check=True, capture_output=True
+    )
     pub = tmp_path / "pub.pem"
     subprocess.run(["openssl", "x509", "-in", str(out), "-noout", "-pubkey", "-out", str(pub)], check=True)
     message = tmp_path / "signing-input"
@@ -97,7 +103,7 @@ def test_sfjwt_cert_with_kms_key_and_openssl_verify(
         (tmp_path / "sig").write_bytes(signer.sign(message.read_bytes()))
     result = subprocess.run(
         ["openssl", "dgst", "-sha256", "-verify", str(pub), "-signature", str(tmp_path / "sig"), str(message)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0 and "Verified OK" in result.stdout
-    assert serialization  # noqa: B018 - imported for readers comparing encodings

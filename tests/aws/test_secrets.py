@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sfjwt_vault_aws import _clients, _secrets
+from sfjwt_vault_aws._ref import parse_secret_ref
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, TransientError
 from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost
-from sfjwt_vault_aws import _clients, _secrets
-from sfjwt_vault_aws._ref import parse_secret_ref
 from tests.conftest import pem_of
 
 
@@ -64,11 +64,13 @@ def test_secret_binary_pem_and_json(aws_host: PluginHost, sm: Any, secret_name: 
     assert fetched(aws_host, f"aws-sm:{secret_name}-json") == pem
 
 
-def test_full_arn_gives_the_region(aws_host: PluginHost, sm: Any, secret_name: str, pem: bytes, monkeypatch: Any) -> None:
+def test_full_arn_gives_the_region(
+    aws_host: PluginHost, sm: Any, secret_name: str, pem: bytes, monkeypatch: Any
+) -> None:
     arn = sm.create_secret(Name=secret_name, SecretString=pem.decode())["ARN"]
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     assert fetched(aws_host, f"aws-sm:{arn}") == pem
-    assert list(_clients._clients)[0][:2] == ("secretsmanager", "us-east-1")
+    assert next(iter(_clients._clients))[:2] == ("secretsmanager", "us-east-1")
 
 
 def test_region_option_wins(aws_host: PluginHost, pem: bytes, secret_name: str, aws_env: str) -> None:
@@ -217,7 +219,9 @@ def test_unknown_option_and_wrong_arn(aws_host: PluginHost) -> None:
         fetched(aws_host, "aws-sm:arn:aws:kms:us-east-1:123456789012:key/abc")
 
 
-def test_aws_region_variable(aws_host: PluginHost, pem: bytes, secret_name: str, aws_env: str, monkeypatch: Any) -> None:
+def test_aws_region_variable(
+    aws_host: PluginHost, pem: bytes, secret_name: str, aws_env: str, monkeypatch: Any
+) -> None:
     import boto3
 
     boto3.client("secretsmanager", region_name="eu-central-1", endpoint_url=aws_env).create_secret(
@@ -257,7 +261,9 @@ def test_client_reused_per_service_region_endpoint(aws_host: PluginHost, sm: Any
 
 
 def test_importing_the_plugin_does_not_import_boto3() -> None:
-    code = "import sys, sfjwt_vault, sfjwt_vault_aws; assert 'boto3' not in sys.modules and 'botocore' not in sys.modules"
+    code = (
+        "import sys, sfjwt_vault, sfjwt_vault_aws; assert 'boto3' not in sys.modules and 'botocore' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

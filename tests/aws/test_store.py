@@ -20,7 +20,11 @@ def store(host: PluginHost, ref: str, pem: bytes, overwrite: bool = False) -> st
 
 
 def test_create_then_rotate(
-    aws_host: PluginHost, sm: Any, secret_name: str, pem: bytes, second_key: rsa.RSAPrivateKey,
+    aws_host: PluginHost,
+    sm: Any,
+    secret_name: str,
+    pem: bytes,
+    second_key: rsa.RSAPrivateKey,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -51,7 +55,9 @@ def test_store_into_json_field(aws_host: PluginHost, sm: Any, secret_name: str, 
         assert bytes(buffer.view()) == pem
 
 
-def test_refuses_to_drop_other_fields_unless_overwrite(aws_host: PluginHost, sm: Any, secret_name: str, pem: bytes) -> None:
+def test_refuses_to_drop_other_fields_unless_overwrite(
+    aws_host: PluginHost, sm: Any, secret_name: str, pem: bytes
+) -> None:
     sm.create_secret(Name=secret_name, SecretString=json.dumps({"private_key": "old", "api_password": "pw-value"}))
     with pytest.raises(KeyBackendError, match="other fields") as info:
         store(aws_host, f"aws-sm:{secret_name}#private_key", pem)

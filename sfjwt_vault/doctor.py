@@ -413,9 +413,7 @@ class Doctor:
             return
         try:
             cert = (
-                x509.load_pem_x509_certificate(data)
-                if b"-----BEGIN" in data
-                else x509.load_der_x509_certificate(data)
+                x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
             )
         except ValueError:
             self.add(

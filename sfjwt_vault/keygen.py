@@ -166,9 +166,7 @@ def run(
             hint=f"e.g. --store aws-sm:prod/salesforce-jwt, --store vault:secret/sf/jwt, or for local use "
             f"--store {LOCAL_EXAMPLE}",
         )
-    result = generate_and_store(
-        store, bits=bits, common_name=common_name, days=days, overwrite=force, host=host
-    )
+    result = generate_and_store(store, bits=bits, common_name=common_name, days=days, overwrite=force, host=host)
     if cert_out:
         try:
             write_certificate(cert_out, result.certificate_pem)

@@ -27,7 +27,16 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from . import endpoints
 from .certs import same_public_key
-from .errors import Check, ConfigurationError, KeyBackendError, SalesforceAuthError, SfjwtError, UserNotApprovedError
+from .errors import (
+    Check,
+    ConfigurationError,
+    InvalidAssertionError,
+    InvalidClientIdError,
+    KeyBackendError,
+    SalesforceAuthError,
+    SfjwtError,
+    UserNotApprovedError,
+)
 from .events import consumer_key_hint
 from .exchange import HEADERS, server_time
 from .keyref import KeyRef
@@ -529,7 +538,10 @@ class Doctor:
         except SalesforceAuthError as exc:
             line = CHECK_LINE.get(exc.check, "exchange") if exc.check else "exchange"
             said = f"Salesforce answered {exc.error}: {exc.description}"
-            self.add(line, FAIL, said, exc.hint)
+            fix = exc.hint or ""
+            if isinstance(exc, InvalidAssertionError | InvalidClientIdError):
+                fix += " Just changed the app or its certificate? Salesforce takes 2 to 10 minutes to use it."
+            self.add(line, FAIL, said, fix)
             if isinstance(exc, UserNotApprovedError):
                 self.add("user_authorized", FAIL, said + " (or the username is wrong: see line 2)", _PRE_AUTHORIZE_FIX)
             if line != "exchange":

@@ -106,7 +106,7 @@ def _holds_key(ref: KeyRef, host: PluginHost) -> bool:
     return True
 
 
-def next_steps(result: KeygenResult, cert_location: str) -> str:
+def next_steps(result: KeygenResult, cert_location: str, cert_file: str | None = None) -> str:
     """What to do in Salesforce now, in order. Rotation gets its own ordering advice."""
     ref = str(result.ref)
     lines = [
@@ -123,7 +123,7 @@ def next_steps(result: KeygenResult, cert_location: str) -> str:
         "  3. Manage > Edit Policies: Permitted Users = 'Admin approved users are pre-authorized'.",
         "  4. Manage > Profiles or Permission Sets: add the integration user's profile or permission set.",
         "  5. Wait for propagation: app and certificate changes take 2 to 10 minutes.",
-        f"  6. Check: sfjwt doctor --key {ref} --cert <the certificate file>",
+        f"  6. Check: sfjwt doctor --key {ref} --cert {cert_file or '<the certificate file>'}",
     ]
     if result.replaced:
         lines += [
@@ -136,6 +136,10 @@ def next_steps(result: KeygenResult, cert_location: str) -> str:
             "  - Once `sfjwt doctor` passes with the new certificate, unset SFJWT_ROTATION_FALLBACK.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _same_path(a: str, b: str) -> bool:
+    return os.path.abspath(os.path.expanduser(a)) == os.path.abspath(os.path.expanduser(b))
 
 
 def write_certificate(path: str, pem: bytes) -> None:
@@ -166,6 +170,12 @@ def run(
             hint=f"e.g. --store aws-sm:prod/salesforce-jwt, --store vault:secret/sf/jwt, or for local use "
             f"--store {LOCAL_EXAMPLE}",
         )
+    target = KeyRef.parse(store)
+    if cert_out and target.scheme == "file" and _same_path(target.path, cert_out):
+        raise ConfigurationError(
+            "--cert-out names the key file itself",
+            hint="write the certificate to another file, e.g. salesforce-jwt.crt",
+        )
     result = generate_and_store(store, bits=bits, common_name=common_name, days=days, overwrite=force, host=host)
     if cert_out:
         try:
@@ -176,7 +186,8 @@ def run(
                 f"{cert_out!r}: {exc.strerror}",
                 hint=f"make the certificate again from the stored key: sfjwt cert --key {result.ref} --out FILE",
             ) from None
-        out.write(next_steps(result, os.path.abspath(cert_out)))
+        path = os.path.abspath(cert_out)
+        out.write(next_steps(result, path, path))
     else:
         out.write(result.certificate_pem.decode("ascii"))
         out.flush()

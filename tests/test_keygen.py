@@ -214,3 +214,10 @@ def test_backend_without_store_support_says_so(tmp_path: Path) -> None:
     host.register(sfjwt_vault_file, "file")
     with pytest.raises(KeyBackendError, match="cannot store keys"):
         generate_and_store("ro:x", host=host)
+
+
+def test_certificate_path_must_not_be_the_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key_path = tmp_path / "sf.key"
+    code, out, err = keygen(capsys, "--store", f"file:{key_path}", "--cert-out", str(key_path))
+    assert code == 2 and "names the key file itself" in err
+    assert not key_path.exists() and out == ""

@@ -539,6 +539,14 @@ class Doctor:
             line = CHECK_LINE.get(exc.check, "exchange") if exc.check else "exchange"
             said = f"Salesforce answered {exc.error}: {exc.description}"
             fix = exc.hint or ""
+            if isinstance(exc, InvalidAssertionError) and any(
+                f.line == "certificate" and f.status == PASS and "matches the private key" in f.detail
+                for f in self.findings
+            ):
+                fix = (
+                    f"{self.s.cert} matches this private key, so the app holds another certificate (or this is "
+                    f"another app's consumer key): upload {self.s.cert} to the app. " + fix
+                )
             if isinstance(exc, InvalidAssertionError | InvalidClientIdError):
                 fix += " Just changed the app or its certificate? Salesforce takes 2 to 10 minutes to use it."
             self.add(line, FAIL, said, fix)

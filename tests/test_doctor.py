@@ -361,3 +361,25 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         cli.main(["doctor", "--format", "xml"])
     assert info.value.code == 2
+
+
+def test_app_holds_an_old_certificate_while_the_local_one_matches(
+    salesforce_emulator: SalesforceEmulator,
+    tmp_path: Path,
+    rsa_key: rsa.RSAPrivateKey,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After a rotation whose certificate was not uploaded: the local --cert matches, Salesforce refuses."""
+    from sfjwt_vault.certs import certificate_pem, self_signed_certificate
+    from sfjwt_vault.signer import LocalSigner
+
+    _, old_uploaded = make_test_keypair()
+    app = salesforce_emulator.add_app(old_uploaded)
+    user = salesforce_emulator.add_user("integration@acme.com")
+    key_path = write_key(tmp_path / "new.key", pem_of(rsa_key))
+    new_cert = cert_file(tmp_path, certificate_pem(self_signed_certificate(LocalSigner(rsa_key))), "new.crt")
+    args = ["--consumer-key", app.consumer_key, "--username", user.username, "--key", f"file:{key_path}"]
+    code, report = run_json(capsys, *args, "--token-url", salesforce_emulator.token_url, "--cert", new_cert)
+    assert code == 1
+    [fail] = lines(report, "certificate", "FAIL")
+    assert "invalid assertion" in fail["detail"] and f"upload {new_cert} to the app" in fail["fix"]

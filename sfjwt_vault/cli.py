@@ -106,6 +106,25 @@ def cmd_cert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from .keygen import run
+
+    return run(
+        store=args.store,
+        bits=args.bits,
+        common_name=args.common_name,
+        days=args.days,
+        force=args.force,
+        cert_out=args.cert_out,
+    )
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import run
+
+    return run(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -143,6 +162,23 @@ def build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--days", type=int, default=730, help="validity in days")
     cert.add_argument("--out", help="write the PEM here instead of stdout")
     cert.set_defaults(func=cmd_cert)
+
+    keygen = sub.add_parser("keygen", help="new RSA key straight into the key store, certificate for the app")
+    keygen.add_argument("--store", help="key reference to write the private key to (required; file:PATH for local use)")
+    keygen.add_argument("--bits", type=int, default=2048, help="RSA key size: 2048 (default), 3072 or 4096")
+    keygen.add_argument("--common-name", default="sfjwt-vault", help="certificate subject CN")
+    keygen.add_argument("--days", type=int, default=730, help="certificate validity in days")
+    keygen.add_argument("--cert-out", help="write the certificate here instead of stdout")
+    keygen.add_argument("--force", action="store_true", help="replace an existing key (rotation)")
+    keygen.set_defaults(func=cmd_keygen)
+
+    doctor = sub.add_parser("doctor", help="check the setup line by line (offline, then one live exchange)")
+    _add_connection_flags(doctor)
+    doctor.add_argument("--cert", help="the certificate uploaded to the app, to compare with the key")
+    doctor.add_argument("--external-client-app", action="store_true", help="the app is an External Client App")
+    doctor.add_argument("--offline", action="store_true", help="skip the clock check and the live exchange")
+    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor.set_defaults(func=cmd_doctor)
 
     emulator = sub.add_parser("emulator", help="run the Salesforce token-endpoint emulator", add_help=False)
     emulator.add_argument("emulator_args", nargs=argparse.REMAINDER)

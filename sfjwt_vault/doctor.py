@@ -490,7 +490,8 @@ class Doctor:
 
     def check_clock(self, client: httpx.Client) -> None:
         """Skew against the token endpoint's Date header (a GET: Salesforce answers it without a login)."""
-        assert self.token_url is not None  # noqa: S101 - live() checked
+        if self.token_url is None:  # pragma: no cover - live() runs only with a token URL
+            return
         before = time.time()
         try:
             response = client.get(self.token_url)

@@ -53,6 +53,7 @@ FAULTS = ("503", "500", "html", "empty", "stall", "unknown_error", "redirect", "
 REST_BLOCKS = ("not_rest", "limit")
 MAX_BODY = 1024 * 1024  # a token request is a few KiB; refuse to buffer more than this
 
+_BEARER = "Bearer"  # the OAuth token type
 _TOKEN_CHARS = string.ascii_letters + string.digits + "._"
 _ID_CHARS = string.ascii_letters + string.digits
 _VERSION_PATH = re.compile(r"^/services/data/v(\d+)\.(\d)(/.*)?$")
@@ -354,7 +355,8 @@ class SalesforceEmulator:
                 return reply
         if early is not None:
             return _oauth_error(early.error, early.description)
-        assert form is not None  # noqa: S101 - _parse_form returned a form when there was no early reply
+        if form is None:  # pragma: no cover - _parse_form returned a form when there was no early reply
+            raise RuntimeError("no form and no early reply")
         try:
             with self._lock:
                 return self._exchange(form.get("assertion", ""))
@@ -496,7 +498,7 @@ class SalesforceEmulator:
                 "access_token": token,
                 "instance_url": self.base_url,
                 "id": identity,
-                "token_type": "Bearer",
+                "token_type": _BEARER,
                 "scope": "api",
                 "issued_at": issued_at,
                 "signature": base64.b64encode(mac).decode(),

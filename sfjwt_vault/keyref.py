@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from .errors import ConfigurationError
 
@@ -64,6 +64,13 @@ class KeyRef:
                 options[name] = value
         if not rest:
             raise ConfigurationError(f"the key reference {text!r} names no path", hint=_hint_for(scheme))
+        if scheme != "file" and any(part in (".", "..") for part in unquote(rest).replace("\\", "/").split("/")):
+            # A file path is the user's own choice; a secret-store path with dot segments could
+            # reach outside the path a policy was written for once a client or proxy normalizes it.
+            raise ConfigurationError(
+                f"the key reference {text!r} has a '.' or '..' path segment",
+                hint="name the secret by its full path without relative segments",
+            )
         return cls(scheme=scheme, path=rest, options=options, fragment=fragment, raw=text)
 
     def __str__(self) -> str:

@@ -16,10 +16,11 @@ from contextlib import contextmanager
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.serialization import load_der_private_key, load_pem_private_key
 
 from .errors import ConfigurationError, KeyFormatError
 from .keyref import KeyRef
+from .pem import pem_to_der
 from .plugins import PluginHost, get_host
 from .secret import SecretBuffer
 from .signer import LocalSigner, Signer
@@ -65,7 +66,12 @@ def load_private_key(buffer: SecretBuffer, *, passphrase: bytes | None = None) -
         digest = hmac.digest(_hmac_key, view, "sha256")
         with _validated_lock:
             known = digest in _validated
-        key = _parse(view, passphrase, skip_validation=known)
+        der = pem_to_der(buffer)
+        try:
+            key = _parse(view, passphrase, skip_validation=known, der=der)
+        finally:
+            if der is not None:
+                der.wipe()
         if not known:
             with _validated_lock:
                 _validated.add(digest)
@@ -85,9 +91,18 @@ def load_private_key(buffer: SecretBuffer, *, passphrase: bytes | None = None) -
     return key
 
 
-def _parse(view: memoryview, passphrase: bytes | None, *, skip_validation: bool) -> object:
+def _parse(
+    view: memoryview, passphrase: bytes | None, *, skip_validation: bool, der: SecretBuffer | None = None
+) -> object:
+    """Load from our own DER decoding when there is one (no unwiped copy), else from the PEM."""
     # Exceptions from cryptography are re-raised without chaining: their text is ours to choose.
     try:
+        if der is not None:
+            der_view = der.view()
+            try:
+                return load_der_private_key(der_view, passphrase, unsafe_skip_rsa_key_validation=skip_validation)
+            finally:
+                der_view.release()
         return load_pem_private_key(view, passphrase, unsafe_skip_rsa_key_validation=skip_validation)
     except TypeError:
         if passphrase is None:

@@ -39,3 +39,18 @@ def test_a_pem_pasted_as_reference_is_refused_without_echoing_it() -> None:
     with pytest.raises(ConfigurationError) as info:
         KeyRef.parse(pem)
     assert "MIIEvQ" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "bad", ["vault:secret/../other/sf", "aws-sm:prod/./sf", "vault:secret/%2e%2e/sf", "vault-transit:transit\\..\\x"]
+)
+def test_dot_segments_are_refused_for_store_schemes(bad: str) -> None:
+    with pytest.raises(ConfigurationError, match="path segment"):
+        KeyRef.parse(bad)
+
+
+def test_file_paths_are_the_users_choice_but_control_characters_are_not() -> None:
+    assert KeyRef.parse("file:../keys/./sf.pem").path == "../keys/./sf.pem"
+    for bad in ("file:/keys/sf\x00.pem", "file:/keys/sf\n.pem", "file:/keys/\x1b[31m.pem"):
+        with pytest.raises(ConfigurationError, match="control characters"):
+            KeyRef.parse(bad)

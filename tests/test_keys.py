@@ -176,9 +176,11 @@ def test_a_key_is_fully_validated_once_per_process(tmp_path: Path, host: PluginH
     calls: list[bool] = []
     real_parse = keys_module._parse
 
-    def counting_parse(view: memoryview, passphrase: bytes | None, *, skip_validation: bool) -> object:
+    def counting_parse(
+        view: memoryview, passphrase: bytes | None, *, skip_validation: bool, der: SecretBuffer | None = None
+    ) -> object:
         calls.append(skip_validation)
-        return real_parse(view, passphrase, skip_validation=skip_validation)
+        return real_parse(view, passphrase, skip_validation=skip_validation, der=der)
 
     keys_module._parse = counting_parse  # type: ignore[assignment]
     try:

@@ -53,6 +53,7 @@ FAULTS = ("503", "500", "html", "empty", "stall", "unknown_error", "redirect", "
 REST_BLOCKS = ("not_rest", "limit")
 MAX_BODY = 1024 * 1024  # a token request is a few KiB; refuse to buffer more than this
 
+_BEARER = "Bearer"  # the OAuth token type
 _TOKEN_CHARS = string.ascii_letters + string.digits + "._"
 _ID_CHARS = string.ascii_letters + string.digits
 _VERSION_PATH = re.compile(r"^/services/data/v(\d+)\.(\d)(/.*)?$")

@@ -15,7 +15,7 @@ from typing import Any
 
 from sfjwt_vault import ConfigurationError, KeyBackendError
 
-from .errors import translate, vault_messages
+from .errors import VaultAuthMethodMissing, translate, vault_messages
 from .settings import VaultSettings
 
 MAX_CREDENTIAL_FILE = 64 * 1024
@@ -81,14 +81,25 @@ def login(client: Any, settings: VaultSettings, env: Mapping[str, str], secret_i
             response = aws_iam_login(client, settings)
         else:  # pragma: no cover - settings validate the method
             raise ConfigurationError(f"unknown auth method {method!r}")
-    except (hvac.exceptions.InvalidRequest, hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized) as exc:
+    except hvac.exceptions.Forbidden:
+        # Unauthenticated, Vault answers 403 both for refused credentials and for a login path where no
+        # auth method is mounted, so the hint names both.
+        raise VaultAuthMethodMissing(
+            f"Vault refused the {method} login at {path!r} (permission denied): either no {method} auth "
+            f"method is enabled at 'auth/{mount}', or it refused these credentials",
+            hint=_missing_hint(method) + "; otherwise " + _login_hint(method),
+        ) from None
+    except (hvac.exceptions.InvalidRequest, hvac.exceptions.Unauthorized) as exc:
         said = "; ".join(vault_messages(exc)) or type(exc).__name__
         raise KeyBackendError(
             f"Vault {method} login at {path!r} failed (Vault said: {said})",
             hint=_login_hint(method),
         ) from None
     except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
-        translate(exc, what=f"log in with {method}", path=path, capability="update", addr=settings.addr)
+        try:
+            translate(exc, what=f"log in with {method}", path=path, capability="update", addr=settings.addr)
+        except VaultAuthMethodMissing as missing:
+            raise VaultAuthMethodMissing(missing.message, hint=_missing_hint(method)) from None
     return _auth_block(response, method)
 
 
@@ -151,7 +162,10 @@ def aws_iam_login(client: Any, settings: VaultSettings) -> Any:
             hint="run inside Lambda/ECS/EC2 with a role, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
         )
     frozen = credentials.get_frozen_credentials()
-    region = settings.aws_region or session.region_name or "us-east-1"
+    # hvac always builds the request for the global STS endpoint (sts.amazonaws.com), which Vault's aws
+    # method uses by default and which wants a us-east-1 signature, whatever region the Lambda runs in.
+    # SFJWT_VAULT_AWS_REGION changes the signing region for a Vault configured with a matching sts_region.
+    region = settings.aws_region or "us-east-1"
     return client.auth.aws.iam_login(
         access_key=frozen.access_key,
         secret_key=frozen.secret_key,
@@ -178,6 +192,15 @@ def _jwt(settings: VaultSettings, env: Mapping[str, str]) -> str:
     if not settings.jwt_file:
         raise ConfigurationError("JWT login needs SFJWT_VAULT_JWT_FILE (or SFJWT_VAULT_JWT)")
     return read_small_file(settings.jwt_file, "JWT")
+
+
+def _missing_hint(method: str) -> str:
+    if method == "aws":
+        return (
+            "check `vault auth list` shows aws/ (enable it with `vault auth enable aws`) or set "
+            "SFJWT_VAULT_AUTH_MOUNT; OpenBao has no AWS auth method: use approle or jwt there"
+        )
+    return f"check `bao auth list` / `vault auth list` shows the {method} method, or set SFJWT_VAULT_AUTH_MOUNT"
 
 
 def _login_hint(method: str) -> str:

@@ -69,7 +69,7 @@ def self_signed_certificate(
     if days < 1:
         raise ValueError("days must be at least 1")
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     public = signer.public_key()
     builder = (
         x509.CertificateBuilder()

@@ -1,41 +1,84 @@
-"""Credentials: four settings in, a Salesforce access token out.
+"""Credentials: four settings in, a Salesforce access token out, for as long as the process runs.
 
-Each mint fetches the key just in time (or asks a remote signer), signs a fresh assertion and exchanges
-it. The key is never kept between mints.
+A mint fetches the key just in time (or asks a remote signer), signs a fresh assertion and exchanges
+it; the key is never kept. The token is cached (every exchange is a login), minted once however many
+threads or tasks ask at the same time, refreshed ahead of its assumed expiry, and re-minted once when
+Salesforce says the session is gone. `Credentials` is an `httpx.Auth`, so a client can use it directly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import ssl
+import threading
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import AsyncGenerator, Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from . import endpoints
 from .assertion import DEFAULT_LIFETIME, build_claims, sign_assertion
-from .errors import ConfigurationError, InvalidAssertionError, SfjwtError
+from .cache import DEFAULT_REFRESH_MARGIN, DEFAULT_SESSION_LIFETIME, CacheKey, TokenCache, default_cache, token_expiry
+from .errors import (
+    AssertionExpiredError,
+    ConfigurationError,
+    InvalidAssertionError,
+    LoginRateExceededError,
+    SfjwtError,
+)
 from .events import ExchangeFailed, TokenIssued, consumer_key_hint
-from .exchange import DEFAULT_TIMEOUT, TokenEndpoint
+from .exchange import DEFAULT_TIMEOUT, AsyncTokenEndpoint, RawResponse, TokenEndpoint, read_token_response
 from .keyref import KeyRef
 from .keys import open_signer
 from .plugins import PluginHost, get_host
+from .retry import Attempts, RetryPolicy
 from .token import AccessToken
 
 log = logging.getLogger("sfjwt_vault")
 
 _TRUE = {"1", "true", "yes", "on"}
+RATE_LIMIT_COOLDOWN = 300.0
+_NOT_FOR_REST = "not valid for use with the rest api"
 
 
-class Credentials:
+# The steps of one exchange, as a generator of actions that a sync or an async driver carries out
+# (the httpx Auth pattern): the retry and rotation logic is written once.
+@dataclass(frozen=True)
+class _Mint:
+    key: KeyRef
+
+
+@dataclass(frozen=True)
+class _Post:
+    assertion: str
+
+
+@dataclass(frozen=True)
+class _Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _PreviousKey:
+    pass
+
+
+_Action = _Mint | _Post | _Sleep | _PreviousKey
+_Flow = Generator[_Action, Any, AccessToken]
+
+
+class Credentials(httpx.Auth):
     """JWT Bearer credentials for one Connected App (consumer key) and one user.
 
     `audience` defaults to production (`https://login.salesforce.com`), or to the sandbox audience with
     `sandbox=True`; `token_url` defaults to the audience's host. Set them apart for My Domain token
-    hosts and External Client Apps.
+    hosts and External Client Apps. `session_lifetime` is how long a token is assumed to live when the
+    token itself does not say (Salesforce sends no expiry); see the README for the default.
     """
 
     def __init__(
@@ -51,6 +94,10 @@ class Credentials:
         verify: bool | str | ssl.SSLContext = True,
         assertion_lifetime: int = DEFAULT_LIFETIME,
         rotation_fallback: bool = False,
+        session_lifetime: float = DEFAULT_SESSION_LIFETIME,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        retry: RetryPolicy | None = None,
+        cache: TokenCache | None = None,
         http_client: httpx.Client | None = None,
         plugin_host: PluginHost | None = None,
     ) -> None:
@@ -67,15 +114,30 @@ class Credentials:
             raise ConfigurationError(
                 "assertion_lifetime must be 1 to 180 seconds", hint="Salesforce wants exp within 3 minutes"
             )
+        if session_lifetime <= 0 or refresh_margin < 0:
+            raise ConfigurationError("session_lifetime must be positive and refresh_margin not negative")
         self.assertion_lifetime = assertion_lifetime
         self.rotation_fallback = rotation_fallback
+        self.session_lifetime = float(session_lifetime)
+        self.refresh_margin = float(refresh_margin)
+        self.retry = retry or RetryPolicy()
+        self.cache = cache if cache is not None else default_cache
+        self.cache_key = CacheKey(self.token_url, self.audience, self.consumer_key, self.username)
         self._host = plugin_host
+        self._timeout = timeout
+        self._verify = verify
         self._endpoint = TokenEndpoint(timeout=timeout, verify=verify, client=http_client)
+        self._async_endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncTokenEndpoint] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._async_flights: dict[asyncio.AbstractEventLoop, asyncio.Future[AccessToken]] = {}
+        self._async_lock = threading.Lock()
+        self._cooldown: tuple[float, LoginRateExceededError] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Credentials:
-        """Read SF_CONSUMER_KEY, SF_USERNAME, SFJWT_KEY, SF_AUDIENCE, SF_TOKEN_URL, SF_SANDBOX,
-        SFJWT_CA_BUNDLE, SFJWT_TIMEOUT and SFJWT_ROTATION_FALLBACK; keyword arguments override them."""
+        """Read the settings from the environment (the README's configuration table); keyword
+        arguments override them."""
         env = os.environ if environ is None else environ
         settings: dict[str, Any] = {
             "consumer_key": env.get("SF_CONSUMER_KEY", ""),
@@ -88,11 +150,12 @@ class Credentials:
         }
         if env.get("SFJWT_CA_BUNDLE"):
             settings["verify"] = env["SFJWT_CA_BUNDLE"]
-        if env.get("SFJWT_TIMEOUT"):
-            try:
-                settings["timeout"] = float(env["SFJWT_TIMEOUT"])
-            except ValueError:
-                raise ConfigurationError("SFJWT_TIMEOUT must be a number of seconds") from None
+        for var, name in (("SFJWT_TIMEOUT", "timeout"), ("SFJWT_SESSION_LIFETIME", "session_lifetime")):
+            if env.get(var):
+                try:
+                    settings[name] = float(env[var])
+                except ValueError:
+                    raise ConfigurationError(f"{var} must be a number of seconds") from None
         settings.update(overrides)
         missing = [
             var
@@ -110,33 +173,170 @@ class Credentials:
     def plugin_host(self) -> PluginHost:
         return self._host or get_host()
 
-    def get_token(self) -> AccessToken:
-        """Mint an assertion and exchange it for an access token."""
-        return self._mint()
+    # -- tokens ---------------------------------------------------------------------------------
+
+    def get_token(self, *, force_refresh: bool = False) -> AccessToken:
+        """A live access token: from the cache, or minted once for all the threads asking now."""
+        if not force_refresh:
+            token = self.cache.get(self.cache_key)
+            if token is not None:
+                return token
+        self._check_cooldown()
+        flight, leader = self.cache.flights.join(self.cache_key)
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            assert flight.token is not None  # noqa: S101 - a landed flight has one or the other
+            return flight.token
+        try:
+            token = None if force_refresh else self.cache.get(self.cache_key)
+            if token is None:
+                token = self._finish(self._drive(self._flow()))
+            flight.token = token
+            return token
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            self.cache.flights.land(self.cache_key, flight)
+
+    async def get_token_async(self, *, force_refresh: bool = False) -> AccessToken:
+        """The async twin of `get_token`: one mint for all tasks of this event loop asking now."""
+        if not force_refresh:
+            token = self.cache.get(self.cache_key)
+            if token is not None:
+                return token
+        self._check_cooldown()
+        loop = asyncio.get_running_loop()
+        with self._async_lock:
+            pending = self._async_flights.get(loop)
+            if pending is None:
+                future: asyncio.Future[AccessToken] = loop.create_future()
+                self._async_flights[loop] = future
+        if pending is not None:
+            return await asyncio.shield(pending)
+        try:
+            token = None if force_refresh else self.cache.get(self.cache_key)
+            if token is None:
+                token = self._finish(await self._adrive(self._flow()))
+            future.set_result(token)
+            return token
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so an unawaited future does not warn
+            raise
+        finally:
+            with self._async_lock:
+                self._async_flights.pop(loop, None)
+
+    def invalidate(self, token: AccessToken | None = None) -> bool:
+        """Forget the cached token (only if it is still `token`, so a newer one is kept)."""
+        return self.cache.invalidate(self.cache_key, token)
 
     def mint_assertion(self, key: KeyRef | None = None) -> str:
         """A signed assertion for this app and user. It is a credential for 3 minutes: never log it."""
         with open_signer(key or self.key, self.plugin_host) as signer:
-            claims = build_claims(
-                self.consumer_key, self.username, self.audience, lifetime=self.assertion_lifetime
-            )
+            claims = build_claims(self.consumer_key, self.username, self.audience, lifetime=self.assertion_lifetime)
             return sign_assertion(claims, signer)
 
-    def _mint(self) -> AccessToken:
+    def _flow(self) -> _Flow:
+        """One exchange with its retries: transient failures back off, an expired assertion is
+        re-minted once, and (opted in) an invalid assertion is tried once with the previous key."""
+        attempts = Attempts(self.retry)
+        key = self.key
+        tried_previous = False
+        assertion = yield _Mint(key)
+        while True:
+            outcome = yield _Post(assertion)
+            if isinstance(outcome, RawResponse):
+                try:
+                    return read_token_response(outcome)
+                except SfjwtError as exc:
+                    error = exc
+            else:
+                error = outcome
+            if isinstance(error, InvalidAssertionError) and self.rotation_fallback and not tried_previous:
+                tried_previous = True
+                previous = yield _PreviousKey()
+                if previous is not None:
+                    log.info("invalid assertion with the current key of %s; trying the previous version", self.key)
+                    key = previous
+                    assertion = yield _Mint(key)
+                    continue
+            decision = attempts.next(error)
+            if decision is None:
+                if isinstance(error, AssertionExpiredError):
+                    error.add_skew(time.time())
+                raise error
+            wait, fresh = decision
+            log.info(
+                "token exchange failed (%s); attempt %d, retrying in %.2f s", type(error).__name__, attempts.count, wait
+            )
+            if wait:
+                yield _Sleep(wait)
+            if fresh:
+                assertion = yield _Mint(key)
+
+    def _drive(self, flow: _Flow) -> tuple[AccessToken | SfjwtError, float]:
         started = time.perf_counter()
         try:
-            try:
-                token = self._endpoint.exchange(self.token_url, self.mint_assertion())
-            except InvalidAssertionError:
-                previous = self.plugin_host.previous_key_ref(self.key) if self.rotation_fallback else None
-                if previous is None:
-                    raise
-                log.info("invalid assertion with the current key of %s; trying the previous version once", self.key)
-                token = self._endpoint.exchange(self.token_url, self.mint_assertion(previous))
+            action = next(flow)
+            while True:
+                result: Any = None
+                if isinstance(action, _Mint):
+                    result = self.mint_assertion(action.key)
+                elif isinstance(action, _Post):
+                    try:
+                        result = self._endpoint.post(self.token_url, action.assertion)
+                    except SfjwtError as exc:
+                        result = exc
+                elif isinstance(action, _Sleep):
+                    time.sleep(action.seconds)
+                else:
+                    result = self.plugin_host.previous_key_ref(self.key)
+                action = flow.send(result)
+        except StopIteration as stop:
+            return stop.value, started
         except SfjwtError as exc:
-            self._notify_failure(exc, started)
-            raise
+            return exc, started
+
+    async def _adrive(self, flow: _Flow) -> tuple[AccessToken | SfjwtError, float]:
+        started = time.perf_counter()
+        endpoint = self._async_endpoint()
+        try:
+            action = next(flow)
+            while True:
+                result: Any = None
+                if isinstance(action, _Mint):
+                    # Key backends are synchronous: keep them off the event loop.
+                    result = await asyncio.to_thread(self.mint_assertion, action.key)
+                elif isinstance(action, _Post):
+                    try:
+                        result = await endpoint.post(self.token_url, action.assertion)
+                    except SfjwtError as exc:
+                        result = exc
+                elif isinstance(action, _Sleep):
+                    await asyncio.sleep(action.seconds)
+                else:
+                    result = await asyncio.to_thread(self.plugin_host.previous_key_ref, self.key)
+                action = flow.send(result)
+        except StopIteration as stop:
+            return stop.value, started
+        except SfjwtError as exc:
+            return exc, started
+
+    def _finish(self, outcome: tuple[AccessToken | SfjwtError, float]) -> AccessToken:
+        """Cache and announce a token, or announce and raise the error."""
+        result, started = outcome
         elapsed = (time.perf_counter() - started) * 1000
+        if isinstance(result, SfjwtError):
+            if isinstance(result, LoginRateExceededError):
+                self._cooldown = (time.monotonic() + RATE_LIMIT_COOLDOWN, result)
+            self._notify_failure(result, elapsed)
+            raise result
+        expires_at = token_expiry(result, self.session_lifetime, time.time())
+        self.cache.put(self.cache_key, result, expires_at=expires_at, margin=self.refresh_margin)
         log.debug("token issued for %s via %s in %.1f ms", self.username, self.token_url, elapsed)
         self.plugin_host.notify(
             "sfjwt_token_issued",
@@ -145,14 +345,29 @@ class Credentials:
                 audience=self.audience,
                 consumer_key_hint=consumer_key_hint(self.consumer_key),
                 username=self.username,
-                instance_url=token.instance_url,
+                instance_url=result.instance_url,
                 key_scheme=self.key.scheme,
                 duration_ms=elapsed,
             ),
         )
-        return token
+        return result
 
-    def _notify_failure(self, exc: SfjwtError, started: float) -> None:
+    def _check_cooldown(self) -> None:
+        """After `login rate exceeded`, fail fast for a while instead of adding logins to the count."""
+        if self._cooldown is None:
+            return
+        until, error = self._cooldown
+        if time.monotonic() < until:
+            raise LoginRateExceededError(
+                error.error,
+                error.description,
+                check=error.check,
+                hint=f"not retried: Salesforce refused a login for this user within the last "
+                f"{RATE_LIMIT_COOLDOWN:.0f} s for exceeding 3,600 logins per hour. {error.hint}",
+            )
+        self._cooldown = None
+
+    def _notify_failure(self, exc: SfjwtError, elapsed: float) -> None:
         error = getattr(exc, "error", type(exc).__name__)
         description = getattr(exc, "description", exc.message)
         log.debug("token request for %s failed: %s", self.username, error)
@@ -167,12 +382,59 @@ class Credentials:
                 error=error,
                 description=description,
                 retryable=exc.retryable,
-                duration_ms=(time.perf_counter() - started) * 1000,
+                duration_ms=elapsed,
             ),
         )
 
+    def _async_endpoint(self) -> AsyncTokenEndpoint:
+        loop = asyncio.get_running_loop()
+        endpoint = self._async_endpoints.get(loop)
+        if endpoint is None:
+            endpoint = self._async_endpoints[loop] = AsyncTokenEndpoint(timeout=self._timeout, verify=self._verify)
+        return endpoint
+
+    # -- httpx integration ------------------------------------------------------------------------
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self.get_token()
+        request.headers["Authorization"] = token.authorization_header()
+        response = yield request
+        if response.status_code == 401:
+            response.read()
+            if session_expired(response):
+                self.invalidate(token)
+                request.headers["Authorization"] = self.get_token().authorization_header()
+                yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.get_token_async()
+        request.headers["Authorization"] = token.authorization_header()
+        response = yield request
+        if response.status_code == 401:
+            await response.aread()
+            if session_expired(response):
+                self.invalidate(token)
+                request.headers["Authorization"] = (await self.get_token_async()).authorization_header()
+                yield request
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx.Client on the instance URL that authenticates (and re-authenticates) itself."""
+        return httpx.Client(base_url=self.get_token().instance_url, auth=self, **kwargs)
+
+    async def async_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """`async with await creds.async_client() as client:`, the async twin of `client()`."""
+        token = await self.get_token_async()
+        return httpx.AsyncClient(base_url=token.instance_url, auth=self, **kwargs)
+
+    # -- lifetime -------------------------------------------------------------------------------------
+
     def close(self) -> None:
         self._endpoint.close()
+
+    async def aclose(self) -> None:
+        endpoint = self._async_endpoints.pop(asyncio.get_running_loop(), None)
+        if endpoint is not None:
+            await endpoint.aclose()
 
     def __enter__(self) -> Credentials:
         return self
@@ -185,6 +447,27 @@ class Credentials:
             f"Credentials(consumer_key={consumer_key_hint(self.consumer_key)!r}, username={self.username!r}, "
             f"key={str(self.key)!r}, audience={self.audience!r}, token_url={self.token_url!r})"
         )
+
+
+def session_expired(response: httpx.Response) -> bool:
+    """A 401 that a new token fixes: INVALID_SESSION_ID, but not the REST-policy variant of it.
+
+    "This session is not valid for use with the REST API" is a policy block: re-minting gives the same
+    kind of session and would loop forever. 403 REQUEST_LIMIT_EXCEEDED is never a session problem.
+    """
+    if response.status_code != 401:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    errors = body if isinstance(body, list) else [body]
+    for item in errors:
+        if not isinstance(item, dict) or item.get("errorCode") != "INVALID_SESSION_ID":
+            continue
+        if _NOT_FOR_REST not in str(item.get("message", "")).lower():
+            return True
+    return False
 
 
 def _required(name: str, value: str, env: str) -> str:

@@ -18,6 +18,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from .cache import TokenCache
 from .certs import certificate_pem, self_signed_certificate
 from .credentials import Credentials
 from .errors import SalesforceAuthError
@@ -131,6 +132,8 @@ def run_demo() -> int:
                     "/services/data/v65.0/limits", headers={"Authorization": token.authorization_header()}
                 )
             _show("GET limits", f"HTTP {response.status_code}, {len(response.json())} limits")
+            creds.get_token()
+            _show("again", f"get_token() again: served from the cache, still {org.tokens_issued} exchange")
 
         _say(
             "6. What a mistake looks like",
@@ -140,7 +143,12 @@ def run_demo() -> int:
         other_path = os.path.join(folder, "other-key.pem")
         write_private_key(other_path, rsa.generate_private_key(public_exponent=65537, key_size=2048))
         wrong = Credentials(
-            app.consumer_key, USERNAME, f"file:{other_path}", audience=org.audience, token_url=org.token_url
+            app.consumer_key,
+            USERNAME,
+            f"file:{other_path}",
+            audience=org.audience,
+            token_url=org.token_url,
+            cache=TokenCache(),  # its own cache, or it would get the token cached above
         )
         try:
             with wrong:
@@ -149,6 +157,7 @@ def run_demo() -> int:
             _show("error", f"{exc.error}: {exc.description}")
             _show("hint", exc.hint)
         _show("exchanges", f"{org.exchange_count} made, {org.tokens_issued} token issued")
+        _show("try yourself", "sfjwt emulator  # a local org to point `sfjwt token` at")
 
     _say("7. Clean up", "The emulator stopped; the key files were zeroed and removed. Nothing is left on disk.")
     _show("next", "point SF_CONSUMER_KEY, SF_USERNAME and SFJWT_KEY at your org and run `sfjwt token`")

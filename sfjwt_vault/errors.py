@@ -92,6 +92,7 @@ class SalesforceAuthError(SfjwtError):
         self.check = check
         self.retryable = retryable  # type: ignore[misc]
         self.status_code = status_code
+        self.server_time: float | None = None  # the endpoint's Date header, for clock-skew hints
 
 
 class InvalidClientIdError(SalesforceAuthError):
@@ -115,7 +116,17 @@ class AudienceInvalidError(SalesforceAuthError):
 
 
 class AssertionExpiredError(SalesforceAuthError):
-    pass
+    def add_skew(self, local_time: float) -> None:
+        """Say how far this machine's clock is from the token endpoint's (from its Date header)."""
+        if self.server_time is None:
+            return
+        skew = local_time - self.server_time
+        direction = "behind" if skew < 0 else "ahead of"
+        self.hint = (
+            f"This machine's clock is {abs(skew):.0f} s {direction} the token endpoint's (its Date header). "
+            "Sync the clock with NTP (chrony, systemd-timesyncd); the assertion's exp is now + 180 s, so "
+            "a clock more than a few minutes behind makes every assertion arrive expired."
+        )
 
 
 class InvalidAssertionError(SalesforceAuthError):

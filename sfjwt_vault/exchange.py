@@ -67,7 +67,7 @@ def read_token_response(raw: RawResponse) -> AccessToken:
         return AccessToken.from_response(data)
     if data is not None and isinstance(data.get("error"), str):
         error = salesforce_error(data["error"], str(data.get("error_description") or ""), status)
-        error.server_time = server_time(raw.headers)  # type: ignore[attr-defined]
+        error.server_time = server_time(raw.headers)
         raise error
     kind = "an empty body" if not raw.body.strip() else ("HTML" if raw.body.lstrip()[:1] == b"<" else "no JSON")
     raise TransientError(
@@ -121,15 +121,10 @@ class TokenEndpoint:
             with self.client.stream(
                 "POST", token_url, data=request_body(assertion), headers=HEADERS, follow_redirects=False
             ) as response:
-                body = bytearray()
+                body = CappedBody()
                 for chunk in response.iter_raw():
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        raise TransientError(
-                            f"the token endpoint's answer exceeds {MAX_RESPONSE_BYTES} bytes; not read further",
-                            hint="this is not a Salesforce token response: check the token URL",
-                        )
-                return RawResponse(response.status_code, response.headers, bytes(_decode(response, body)))
+                    body.add(chunk)
+                return body.response(response)
         except httpx.HTTPError as exc:
             raise network_error(exc, token_url) from None
 
@@ -139,6 +134,56 @@ class TokenEndpoint:
     def close(self) -> None:
         if self._owns_client:
             self.client.close()
+
+
+class AsyncTokenEndpoint:
+    """The async twin of TokenEndpoint, on an httpx.AsyncClient (one per event loop)."""
+
+    def __init__(
+        self,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        verify: bool | str | ssl.SSLContext = True,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._owns_client = client is None
+        self.client = client or httpx.AsyncClient(
+            timeout=timeout, verify=_verify(verify), follow_redirects=False, headers=HEADERS
+        )
+
+    async def post(self, token_url: str, assertion: str) -> RawResponse:
+        try:
+            async with self.client.stream(
+                "POST", token_url, data=request_body(assertion), headers=HEADERS, follow_redirects=False
+            ) as response:
+                body = CappedBody()
+                async for chunk in response.aiter_raw():
+                    body.add(chunk)
+                return body.response(response)
+        except httpx.HTTPError as exc:
+            raise network_error(exc, token_url) from None
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+
+
+class CappedBody:
+    """Collects a response body, refusing to read past MAX_RESPONSE_BYTES."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > MAX_RESPONSE_BYTES:
+            raise TransientError(
+                f"the token endpoint's answer exceeds {MAX_RESPONSE_BYTES} bytes; not read further",
+                hint="this is not a Salesforce token response: check the token URL",
+            )
+
+    def response(self, response: httpx.Response) -> RawResponse:
+        return RawResponse(response.status_code, response.headers, _decode(response, self.data))
 
 
 def _decode(response: httpx.Response, body: bytearray) -> bytes:

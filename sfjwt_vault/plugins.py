@@ -60,7 +60,7 @@ class PluginHost:
         self._allow_raw = allow
         self._loaded = False
         self._lock = threading.RLock()
-        self.plugins: dict[str, PluginInfo] = {}
+        self._plugins: dict[str, PluginInfo] = {}
         self._schemes: dict[str, str] = {}
 
     @property
@@ -88,7 +88,7 @@ class PluginHost:
             for scheme in schemes:
                 self._schemes[scheme] = name
             info.schemes = schemes
-            self.plugins[name] = info
+            self._plugins[name] = info
             return info
 
     def ensure_loaded(self) -> None:
@@ -101,7 +101,7 @@ class PluginHost:
             if self._load_entry_points:
                 allow = self.allow_list
                 for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-                    if ep.name in self.plugins:
+                    if ep.name in self._plugins:
                         continue
                     dist = ep.dist
                     info = PluginInfo(
@@ -112,24 +112,30 @@ class PluginHost:
                     )
                     if allow is not None and ep.name not in allow:
                         info.error = f"not loaded: not in {ALLOW_ENV}"
-                        self.plugins[ep.name] = info
+                        self._plugins[ep.name] = info
                         continue
                     try:
                         plugin = ep.load()
                     except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
                         info.error = f"failed to import {ep.value}: {type(exc).__name__}: {exc}"
-                        self.plugins[ep.name] = info
+                        self._plugins[ep.name] = info
                         log.warning("sfjwt-vault plugin %r %s", ep.name, info.error)
                         continue
                     try:
                         registered = self.register(plugin, ep.name, distribution=info.distribution)
                     except PluginError as exc:
                         info.error = exc.message
-                        self.plugins[ep.name] = info
+                        self._plugins[ep.name] = info
                         log.warning("sfjwt-vault plugin %r not loaded: %s", ep.name, exc.message)
                         continue
                     registered.version, registered.module = info.version, info.module
             self._loaded = True
+
+    @property
+    def plugins(self) -> dict[str, PluginInfo]:
+        """name -> what is known about each plugin, loaded or not (with the reason)."""
+        self.ensure_loaded()
+        return dict(self._plugins)
 
     @property
     def schemes(self) -> dict[str, str]:
@@ -148,7 +154,7 @@ class PluginHost:
         first_party = FIRST_PARTY.get(ref.scheme)
         if first_party is not None:
             ep_name, extra = first_party
-            info = self.plugins.get(ep_name)
+            info = self._plugins.get(ep_name)
             if info is not None and info.error and "not in" in info.error:
                 hint = f"add {ep_name!r} to {ALLOW_ENV} (now {os.environ.get(ALLOW_ENV, '')!r})"
             elif info is not None and info.error:

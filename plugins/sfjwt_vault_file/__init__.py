@@ -38,10 +38,11 @@ def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer | None:
         ) from None
     except OSError as exc:
         raise KeyBackendError(f"key file {path!r} could not be opened: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise KeyBackendError(f"key path {path!r} is not a regular file", hint="point SFJWT_KEY at the PEM file")
     with os.fdopen(fd, "rb", buffering=0) as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyBackendError(f"key path {path!r} is not a regular file")
         if info.st_size > MAX_KEY_BYTES:
             raise KeyBackendError(
                 f"key file {path!r} is {info.st_size} bytes, larger than any PEM key ({MAX_KEY_BYTES} max)",

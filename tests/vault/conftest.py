@@ -21,13 +21,13 @@ import hvac
 import jwt as pyjwt
 import pytest
 import requests
+import sfjwt_vault_hashicorp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-import sfjwt_vault_hashicorp
-from sfjwt_vault.plugins import PluginHost
 from sfjwt_vault_hashicorp import session as vault_session
 from sfjwt_vault_hashicorp import transit
+
+from sfjwt_vault.plugins import PluginHost
 
 ROLE_TTL = 3
 ROLE_MAX_TTL = 8
@@ -78,7 +78,7 @@ def start_dev_server(tmp: Path) -> DevServer:
     token = "root-" + uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     env["HOME"] = str(tmp)
-    log = open(tmp / "bao.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
+    log = open(tmp / "bao.log", "wb")
     process = subprocess.Popen(
         [find_bao(), "server", "-dev", f"-dev-root-token-id={token}", f"-dev-listen-address=127.0.0.1:{port}"],
         stdout=log,
@@ -126,7 +126,7 @@ class Bao:
         return str(created["auth"]["client_token"])
 
     def sign_jwt(self, **claims: object) -> str:
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         body = {"sub": "sfjwt-worker", "aud": "sfjwt-tests", "iat": now, "exp": now + datetime.timedelta(minutes=5)}
         body.update(claims)
         assert self.jwt_key is not None
@@ -146,6 +146,7 @@ def configure(bao: Bao) -> None:
         client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
     client.sys.create_or_update_policy("sfjwt", POLICY)
     client.sys.create_or_update_policy("transit-read", 'path "transit/keys/*" { capabilities = ["read"] }')
+    client.sys.create_or_update_policy("transit-sign", 'path "transit/sign/*" { capabilities = ["update"] }')
     client.sys.create_or_update_policy("nothing", 'path "sys/nothing" { capabilities = ["deny"] }')
     auths = client.sys.list_auth_methods()["data"]
     if "approle/" not in auths:

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
-from sfjwt_vault.plugins import PluginHost
 from sfjwt_vault_hashicorp import errors
 from sfjwt_vault_hashicorp.session import VaultSession, get_session
 from sfjwt_vault_hashicorp.settings import DEFAULT_K8S_TOKEN_FILE, VaultSettings
+
+from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
+from sfjwt_vault.plugins import PluginHost
 
 from .conftest import ROLE_MAX_TTL, Bao
 from .test_kv import put_v2, signs_with
@@ -208,7 +208,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
     requests: list[tuple[str, dict[str, Any]]] = []  # noqa: RUF012
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.requests.append((self.path, body))
         reply = json.dumps({"auth": {"client_token": "tok", "lease_duration": 60, "renewable": True}}).encode()

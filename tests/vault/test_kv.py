@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from sfjwt_vault_hashicorp import errors
+from sfjwt_vault_hashicorp.session import get_session
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
 from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost
-from sfjwt_vault_hashicorp import errors
-from sfjwt_vault_hashicorp.session import get_session
 
 from .conftest import Bao, DevServer, find_bao, free_port
 

@@ -9,8 +9,10 @@ from sfjwt_vault import KeyRef, SecretBuffer, hookimpl
 from sfjwt_vault.signer import Signer
 
 from . import kv
-from .session import get_session
+from .session import VaultSession, get_session
 from .transit import TransitKey, TransitSigner
+
+__all__ = ["VaultSession", "get_session", "keep_alive"]
 
 KV_SCHEME = "vault"
 TRANSIT_SCHEME = "vault-transit"
@@ -47,3 +49,13 @@ def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str | No
     if ref.scheme != KV_SCHEME:
         return None
     return kv.store(ref, pem, overwrite, get_session())
+
+
+def keep_alive() -> VaultSession:
+    """Log in or renew now if due, for long-running workers that fetch keys rarely (tokens are cached).
+
+    Returns the process-wide session; its `logins` and `renewals` counters are safe to log.
+    """
+    session = get_session()
+    session.client()
+    return session

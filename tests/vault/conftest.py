@@ -27,8 +27,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sfjwt_vault_hashicorp import session as vault_session
 from sfjwt_vault_hashicorp import transit
 
+from sfjwt_vault.certs import certificate_pem, self_signed_certificate
 from sfjwt_vault.plugins import PluginHost
+from sfjwt_vault.signer import LocalSigner
+from sfjwt_vault.testing.emulator import SalesforceEmulator
 
+USERNAME = "integration@acme.com"
 ROLE_TTL = 3
 ROLE_MAX_TTL = 8
 
@@ -237,3 +241,17 @@ def rsa_pem() -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+
+
+@pytest.fixture
+def emulator() -> Iterator[SalesforceEmulator]:
+    with SalesforceEmulator() as emu:
+        emu.add_user(USERNAME)
+        yield emu
+
+
+def new_key() -> tuple[bytes, bytes]:
+    """A PEM private key and the self-signed certificate a Connected App would hold for it."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return pem, certificate_pem(self_signed_certificate(LocalSigner(key)))

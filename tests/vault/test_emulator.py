@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from sfjwt_vault import Credentials, KeyRef, SecretBuffer
 from sfjwt_vault.cache import TokenCache
@@ -16,20 +15,10 @@ from sfjwt_vault.certs import certificate_pem, self_signed_certificate
 from sfjwt_vault.errors import InvalidAssertionError
 from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost
-from sfjwt_vault.signer import LocalSigner
 from sfjwt_vault.testing.emulator import SalesforceEmulator
 
-from .conftest import Bao
+from .conftest import USERNAME, Bao, new_key
 from .test_transit import REF, vault_public_key
-
-USERNAME = "integration@acme.com"
-
-
-@pytest.fixture
-def emulator() -> Iterator[SalesforceEmulator]:
-    with SalesforceEmulator() as emu:
-        emu.add_user(USERNAME)
-        yield emu
 
 
 def credentials(emu: SalesforceEmulator, consumer_key: str, key: str, host: PluginHost, **kw: object) -> Credentials:
@@ -59,13 +48,6 @@ def test_transit_assertion_accepted(root_env: Bao, host: PluginHost, emulator: S
     vault_public_key(root_env).verify(
         b64url(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256()
     )
-
-
-def new_key() -> tuple[bytes, bytes]:
-    """A PEM private key and the self-signed certificate a Connected App would hold for it."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return pem, certificate_pem(self_signed_certificate(LocalSigner(key)))
 
 
 def test_rotation_fallback_to_previous_kv_version(

@@ -56,6 +56,15 @@ def test_approle_login_reads_key(approle_env: Bao, host: PluginHost, rsa_pem: by
     assert session.logins == 1
 
 
+def test_policy_limited_token_detects_kv1(approle_env: Bao, host: PluginHost, rsa_pem: bytes) -> None:
+    """The mount lookup needs no policy of its own: the role's token (KV paths only) still finds KV v1."""
+    approle_env.admin().secrets.kv.v1.create_or_update_secret(
+        path=f"{approle_env.prefix}/limited", secret={"private_key": rsa_pem.decode()}, mount_point="kv1"
+    )
+    assert signs_with(host, f"vault:kv1/{approle_env.prefix}/limited", rsa_pem)
+    assert get_session().mount_info[f"kv1/{approle_env.prefix}/limited"] == ("kv1", 1)
+
+
 def test_secret_id_file(bao: Bao, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rsa_pem: bytes, host: PluginHost) -> None:
     put_v2(bao, f"{bao.prefix}/sidfile", private_key=rsa_pem.decode())
     (tmp_path / "sid").write_text(bao.secret_id() + "\n")

@@ -76,23 +76,29 @@ class DevServer:
                 self.process.wait()
 
 
-def start_dev_server(tmp: Path) -> DevServer:
-    """A fresh `bao server -dev` on a free port (HOME=tmp so ~/.vault-token lands there)."""
+def start_dev_server(tmp: Path, *, tls: bool = False) -> DevServer:
+    """A fresh `bao server -dev` on a free port (HOME=tmp so ~/.vault-token lands there).
+
+    With `tls`, the server makes its own CA and certificate in `tmp` (vault-ca.pem)."""
     port = free_port()
     token = "root-" + uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     env["HOME"] = str(tmp)
     log = open(tmp / "bao.log", "wb")
+    extra = ["-dev-tls", f"-dev-tls-cert-dir={tmp}"] if tls else []
     process = subprocess.Popen(
-        [find_bao(), "server", "-dev", f"-dev-root-token-id={token}", f"-dev-listen-address=127.0.0.1:{port}"],
+        [find_bao(), "server", "-dev", f"-dev-root-token-id={token}", f"-dev-listen-address=127.0.0.1:{port}", *extra],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
     )
-    addr = f"http://127.0.0.1:{port}"
+    addr = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     for _ in range(200):
+        ca = tmp / "vault-ca.pem"
         try:
-            if requests.get(f"{addr}/v1/sys/health", timeout=1).status_code == 200:
+            if tls and not ca.exists():
+                raise requests.ConnectionError("no CA yet")
+            if requests.get(f"{addr}/v1/sys/health", timeout=1, verify=str(ca) if tls else True).status_code == 200:
                 return DevServer(addr, token, process, tmp)
         except requests.RequestException:
             pass
@@ -225,6 +231,15 @@ def root_env(bao: Bao, monkeypatch: pytest.MonkeyPatch) -> Bao:
     """VAULT_ADDR and VAULT_TOKEN set to the dev server's root token."""
     monkeypatch.setenv("VAULT_ADDR", bao.addr)
     monkeypatch.setenv("VAULT_TOKEN", bao.root_token)
+    return bao
+
+
+@pytest.fixture
+def approle_env(bao: Bao, monkeypatch: pytest.MonkeyPatch) -> Bao:
+    monkeypatch.setenv("VAULT_ADDR", bao.addr)
+    monkeypatch.setenv("SFJWT_VAULT_AUTH", "approle")
+    monkeypatch.setenv("SFJWT_VAULT_ROLE_ID", bao.role_id)
+    monkeypatch.setenv("SFJWT_VAULT_SECRET_ID", bao.secret_id())
     return bao
 
 

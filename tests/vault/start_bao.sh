@@ -10,7 +10,7 @@ HOME="$home" nohup "$bao" server -dev -dev-root-token-id="$token" -dev-listen-ad
     >"$home/bao.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$port/v1/sys/health" >/dev/null 2>&1; then
+    if BAO_ADDR="http://127.0.0.1:$port" HOME="$home" "$bao" status >/dev/null 2>&1; then
         echo "export SFJWT_TEST_BAO_ADDR=http://127.0.0.1:$port"
         echo "export SFJWT_TEST_BAO_TOKEN=$token"
         echo "export SFJWT_TEST_BAO_PID=$pid"

@@ -33,15 +33,6 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
-def approle_env(bao: Bao, monkeypatch: pytest.MonkeyPatch) -> Bao:
-    monkeypatch.setenv("VAULT_ADDR", bao.addr)
-    monkeypatch.setenv("SFJWT_VAULT_AUTH", "approle")
-    monkeypatch.setenv("SFJWT_VAULT_ROLE_ID", bao.role_id)
-    monkeypatch.setenv("SFJWT_VAULT_SECRET_ID", bao.secret_id())
-    return bao
-
-
 def read_ok(session: VaultSession, bao: Bao, path: str) -> bool:
     body = session.request("GET", f"secret/data/{path}", what="read", capability="read")
     return bool(body["data"]["data"])

@@ -40,7 +40,7 @@ def _show(label: str, value: object) -> None:
 @contextmanager
 def private_dir() -> Iterator[str]:
     """A 0700 temporary folder, on tmpfs where available; files in it are zeroed before removal."""
-    shm = "/dev/shm"  # noqa: S108 - tmpfs keeps the key off disk; mkdtemp makes a private 0700 folder in it
+    shm = "/dev/shm"  # noqa: S108  # nosec B108 - tmpfs keeps the key off disk; mkdtemp makes a private 0700 folder in it
     base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
     path = tempfile.mkdtemp(prefix="sfjwt-demo-", dir=base)
     try:

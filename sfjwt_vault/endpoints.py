@@ -14,7 +14,7 @@ from .errors import ConfigurationError
 
 PRODUCTION = "https://login.salesforce.com"
 SANDBOX = "https://test.salesforce.com"
-TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a password
+TOKEN_PATH = "/services/oauth2/token"  # noqa: S105  # nosec B105 - a URL path, not a password
 
 
 def is_loopback(host: str) -> bool:

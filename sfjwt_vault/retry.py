@@ -29,7 +29,7 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
-_rng = random.Random()  # noqa: S311 - jitter, not cryptography
+_rng = random.Random()  # noqa: S311  # nosec B311 - jitter, not cryptography
 
 
 @dataclass

@@ -98,7 +98,7 @@ class SecretBuffer:
             self.wipe()
             if self._locked:
                 _unlock(self._buf)
-        except Exception:  # noqa: BLE001, S110 # pragma: no cover - interpreter shutdown: nothing to do
+        except Exception:  # noqa: BLE001, S110  # nosec B110 - interpreter shutdown: nothing to do
             pass
 
     def __repr__(self) -> str:

@@ -1,0 +1,53 @@
+variable "name" {
+  description = "Name prefix for policies and roles."
+  type        = string
+  default     = "sfjwt-example"
+}
+
+variable "kv_mount" {
+  description = "KV v2 mount path."
+  type        = string
+  default     = "sfjwt"
+}
+
+variable "kv_secret_path" {
+  description = "Secret path inside the KV mount."
+  type        = string
+  default     = "salesforce/jwt-key"
+}
+
+variable "enable_transit" {
+  description = "Also create a Transit RSA signing key (keyless mode)."
+  type        = bool
+  default     = false
+}
+
+variable "create_approle_backend" {
+  description = "Enable AppRole at auth/approle (false if it already is)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_jwt" {
+  description = "Create and configure a JWT auth method and role."
+  type        = bool
+  default     = false
+}
+
+variable "jwt_oidc_discovery_url" {
+  description = "OIDC discovery URL of the JWT issuer."
+  type        = string
+  default     = null
+}
+
+variable "jwt_bound_audiences" {
+  description = "Accepted JWT audiences."
+  type        = list(string)
+  default     = []
+}
+
+variable "jwt_bound_subject" {
+  description = "Accepted JWT subject."
+  type        = string
+  default     = null
+}

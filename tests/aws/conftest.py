@@ -1,0 +1,159 @@
+"""Fixtures for the AWS plugin: a real moto server process on 127.0.0.1, clean AWS settings, keys.
+
+Set SFJWT_TEST_MOTO_URL to reuse a running server (CI starts one with tests/aws/start_moto.sh);
+otherwise one is started on a free port for the session and stopped at the end. Every test gets fake
+credentials, a region and AWS_ENDPOINT_URL pointing at moto, and never reads ~/.aws.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sfjwt_vault_aws
+import sfjwt_vault_file
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sfjwt_vault_aws import _clients, _kms, _ref
+
+from sfjwt_vault.plugins import PluginHost
+from tests.conftest import pem_of
+
+REGION = "us-east-1"
+MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"moto_server exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()  # noqa: S310 - local test server
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"moto_server at {url} did not answer within {timeout} s")
+
+
+def start_moto(tmp: Path, env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    log = (tmp / f"moto-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process)
+    except BaseException:
+        stop(process)
+        raise
+    return url, process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    existing = os.environ.get("SFJWT_TEST_MOTO_URL")
+    if existing:
+        wait_until_up(existing.rstrip("/"))
+        yield existing.rstrip("/")
+        return
+    url, process = start_moto(tmp_path_factory.mktemp("moto"))
+    try:
+        yield url
+    finally:
+        stop(process)
+
+
+@pytest.fixture(autouse=True)
+def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """Fake credentials, a region, AWS_ENDPOINT_URL at moto; no ~/.aws; fresh client and key caches."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    _clients.reset_clients()
+    _kms.reset_cache()
+    _ref._default_regions.clear()
+    yield moto_url
+    _clients.reset_clients()
+    _kms.reset_cache()
+
+
+@pytest.fixture
+def aws_host() -> PluginHost:
+    """A host with the file and AWS backends, registered the way entry points would be."""
+    plugin_host = PluginHost(load_entry_points=False)
+    plugin_host.register(sfjwt_vault_file, "file")
+    plugin_host.register(sfjwt_vault_aws, "aws")
+    return plugin_host
+
+
+def _client(service: str, moto_url: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=moto_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def sm(aws_env: str) -> Any:
+    """A plain boto3 Secrets Manager client for arranging test data (not the plugin's client)."""
+    return _client("secretsmanager", aws_env)
+
+
+@pytest.fixture
+def kms(aws_env: str) -> Any:
+    return _client("kms", aws_env)
+
+
+@pytest.fixture
+def secret_name() -> str:
+    return f"sfjwt-test/{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def second_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
+    return pem_of(rsa_key)

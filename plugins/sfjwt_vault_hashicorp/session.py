@@ -87,11 +87,15 @@ class VaultSession:
 
     def _login(self) -> None:
         settings = self.settings
+        # Log in on a client of its own: other threads keep using the shared client (and its current
+        # token) until the new token is swapped in, in one assignment.
+        login_client = self._new_client()
         if settings.auth == "approle" and self._secret_id is None:
             wrapped = (self.env.get("SFJWT_VAULT_WRAPPED_SECRET_ID") or "").strip()
             if wrapped:
-                self._secret_id = auth.unwrap_secret_id(self._client, settings, wrapped)
-        block = auth.login(self._client, settings, self.env, self._secret_id)
+                self._secret_id = auth.unwrap_secret_id(login_client, settings, wrapped)
+        block = auth.login(login_client, settings, self.env, self._secret_id)
+        login_client.adapter.close()
         self._client.token = block["client_token"]
         self.logins += 1
         self._login_ttl = int(block.get("lease_duration") or 0)

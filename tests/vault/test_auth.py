@@ -290,3 +290,34 @@ def test_settings_hold_no_secret(approle_env: Bao) -> None:
     assert secret not in repr(settings) and secret not in repr(session)  # ...a secret id is not kept
     assert session.client().token not in repr(session)
     _ = KeyRef
+
+
+def test_threads_survive_a_revoked_token(approle_env: Bao) -> None:
+    """Threads reading while the token is revoked under them: each read succeeds after a fresh login."""
+    path = f"{approle_env.prefix}/revoke-threads"
+    put_v2(approle_env, path, private_key="x")
+    session = VaultSession(VaultSettings.from_env())
+    first_token = session.client().token
+    results: list[bool] = []
+    start = threading.Barrier(5)
+
+    revoked = threading.Event()
+
+    def work() -> None:
+        start.wait()
+        for _ in range(500):  # bounded: reads until the revocation, then two more
+            results.append(read_ok(session, approle_env, path))
+            if revoked.is_set():
+                break
+        results.append(read_ok(session, approle_env, path))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    start.wait()
+    approle_env.admin().auth.token.revoke(first_token)
+    revoked.set()
+    for t in threads:
+        t.join()
+    assert results and all(results)
+    assert session.client().token != first_token

@@ -48,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
                     http = credentials.client(timeout=10.0)
                 response = http.get(args.path)
                 print(
-                    f"call {done}: HTTP {response.status_code}; "
-                    f"vault logins={vault.logins} renewals={vault.renewals}",
+                    f"call {done}: HTTP {response.status_code}; vault logins={vault.logins} renewals={vault.renewals}",
                     flush=True,
                 )
             except TransientError as exc:  # Vault sealed or unreachable, Salesforce 5xx: try again next time

@@ -133,8 +133,7 @@ def unwrap_secret_id(client: Any, settings: VaultSettings, wrapping_token: str) 
             "(`bao write -wrap-ttl=5m -f auth/approle/role/<role>/secret-id`)",
         ) from None
     except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
-        translate(exc, what="unwrap the secret id", path="sys/wrapping/unwrap", capability="update",
-                  addr=settings.addr)
+        translate(exc, what="unwrap the secret id", path="sys/wrapping/unwrap", capability="update", addr=settings.addr)
     data = body.get("data") if isinstance(body, dict) else None
     sid = data.get("secret_id") if isinstance(data, dict) else None
     if not isinstance(sid, str) or not sid:

@@ -92,9 +92,7 @@ def _detect(full: str, mount_opt: str | None, session: VaultSession) -> tuple[st
         return cached
     probe = mount_opt + "/" if mount_opt else full
     try:
-        body = session.request(
-            "GET", f"sys/internal/ui/mounts/{probe}", what="look up the KV mount", capability="read"
-        )
+        body = session.request("GET", f"sys/internal/ui/mounts/{probe}", what="look up the KV mount", capability="read")
     except (VaultPermissionDenied, VaultNotFound):
         # Older servers or locked-down policies: assume the documented default.
         log.debug("could not look up the mount of %s; assuming KV v2 at %s", full, fallback_mount)
@@ -121,9 +119,7 @@ def _detect(full: str, mount_opt: str | None, session: VaultSession) -> tuple[st
 def read_data(loc: KvLocation, session: VaultSession, *, version: int | None = None) -> tuple[dict[str, Any], int]:
     """The secret's key/value map and its version (0 for KV v1)."""
     params = {"version": str(version)} if version else None
-    body = session.request(
-        "GET", loc.data_path, what=f"read {loc.describe()}", capability="read", params=params
-    )
+    body = session.request("GET", loc.data_path, what=f"read {loc.describe()}", capability="read", params=params)
     data = body.get("data") if isinstance(body, dict) else None
     if loc.kv == 2:
         if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
@@ -263,7 +259,10 @@ def store(ref: KeyRef, pem: SecretBuffer, overwrite: bool, session: VaultSession
     write_caps = "update" if exists else "create"
     if loc.kv == 2:
         body = session.request(
-            "POST", loc.data_path, what=f"write {loc.data_path}", capability=write_caps,
+            "POST",
+            loc.data_path,
+            what=f"write {loc.data_path}",
+            capability=write_caps,
             json={"data": fields, "options": {"cas": current}},
         )
         del fields

@@ -90,6 +90,15 @@ class VaultSettings:
     def cache_key(self) -> tuple[object, ...]:
         """Settings that need their own client (one per process per distinct configuration)."""
         return (
-            self.addr, self.namespace, self.cacert, self.skip_verify, self.auth, self.auth_mount,
-            self.role_id, self.role, self.secret_id_file, self.jwt_file, self.token_file,
+            self.addr,
+            self.namespace,
+            self.cacert,
+            self.skip_verify,
+            self.auth,
+            self.auth_mount,
+            self.role_id,
+            self.role,
+            self.secret_id_file,
+            self.jwt_file,
+            self.token_file,
         )

@@ -168,9 +168,11 @@ def configure(bao: Bao) -> None:
     if "jwt/" not in auths:
         client.sys.enable_auth_method("jwt")
     bao.jwt_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public_pem = bao.jwt_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public_pem = (
+        bao.jwt_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     client.write("auth/jwt/config", jwt_validation_pubkeys=[public_pem])
     client.write(
         "auth/jwt/role/worker",

@@ -56,7 +56,9 @@ def test_policy_limited_token_detects_kv1(approle_env: Bao, host: PluginHost, rs
     assert get_session().mount_info[f"kv1/{approle_env.prefix}/limited"] == ("kv1", 1)
 
 
-def test_secret_id_file(bao: Bao, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rsa_pem: bytes, host: PluginHost) -> None:
+def test_secret_id_file(
+    bao: Bao, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rsa_pem: bytes, host: PluginHost
+) -> None:
     put_v2(bao, f"{bao.prefix}/sidfile", private_key=rsa_pem.decode())
     (tmp_path / "sid").write_text(bao.secret_id() + "\n")
     monkeypatch.setenv("VAULT_ADDR", bao.addr)

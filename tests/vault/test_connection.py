@@ -37,7 +37,10 @@ def test_settings_precedence() -> None:
     assert VaultSettings.from_env({"VAULT_NAMESPACE": "a", "BAO_NAMESPACE": "b"}).namespace == "a"
     assert VaultSettings.from_env({}).auth == "token"
     assert VaultSettings.from_env({"SFJWT_VAULT_ROLE_ID": "r"}).auth == "approle"
-    assert VaultSettings.from_env({"SFJWT_VAULT_AUTH": "approle", "SFJWT_VAULT_AUTH_MOUNT": "/ar-prod/"}).auth_mount == "ar-prod"
+    assert (
+        VaultSettings.from_env({"SFJWT_VAULT_AUTH": "approle", "SFJWT_VAULT_AUTH_MOUNT": "/ar-prod/"}).auth_mount
+        == "ar-prod"
+    )
 
 
 @pytest.fixture
@@ -55,9 +58,9 @@ def test_tls_needs_the_ca(tls_bao: DevServer, host: PluginHost, monkeypatch: pyt
     import hvac
 
     pem = new_pem()
-    hvac.Client(url=tls_bao.addr, token=tls_bao.token, verify=str(tls_bao.home / "vault-ca.pem")).secrets.kv.v2.create_or_update_secret(
-        path="sf/jwt", secret={"private_key": pem.decode()}
-    )
+    hvac.Client(
+        url=tls_bao.addr, token=tls_bao.token, verify=str(tls_bao.home / "vault-ca.pem")
+    ).secrets.kv.v2.create_or_update_secret(path="sf/jwt", secret={"private_key": pem.decode()})
     monkeypatch.setenv("BAO_ADDR", tls_bao.addr)
     monkeypatch.setenv("BAO_TOKEN", tls_bao.token)
     with pytest.raises(errors.VaultUnreachable, match="TLS") as info:

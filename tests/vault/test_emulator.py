@@ -23,8 +23,14 @@ from .test_transit import REF, vault_public_key
 
 def credentials(emu: SalesforceEmulator, consumer_key: str, key: str, host: PluginHost, **kw: object) -> Credentials:
     return Credentials(
-        consumer_key, USERNAME, key, token_url=emu.token_url, audience=emu.audience,
-        plugin_host=host, cache=TokenCache(), **kw,  # type: ignore[arg-type]
+        consumer_key,
+        USERNAME,
+        key,
+        token_url=emu.token_url,
+        audience=emu.audience,
+        plugin_host=host,
+        cache=TokenCache(),
+        **kw,  # type: ignore[arg-type]
     )
 
 

@@ -20,7 +20,9 @@ from .conftest import Bao, DevServer, find_bao, free_port
 
 def new_pem() -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def public_of(pem: bytes) -> rsa.RSAPublicKey:
@@ -96,7 +98,9 @@ def test_store_kv2_new_versions_keep_other_fields(root_env: Bao, host: PluginHos
     assert "BEGIN" not in result
     again = host.store_key(ref, SecretBuffer.from_buffer(new_pem()), overwrite=False)
     assert again == f"new version 3 at secret/data/{path}"
-    stored = root_env.admin().secrets.kv.v2.read_secret_version(path=path, version=2, mount_point="secret", raise_on_deleted_version=True)
+    stored = root_env.admin().secrets.kv.v2.read_secret_version(
+        path=path, version=2, mount_point="secret", raise_on_deleted_version=True
+    )
     assert stored["data"]["data"] == {"consumer_key": "3MVG-not-secret", "private_key": pem.decode()}
 
 
@@ -256,7 +260,9 @@ def test_token_from_home_file(bao: Bao, host: PluginHost, monkeypatch: pytest.Mo
     assert signs_with(host, f"vault:secret/{bao.prefix}/home", rsa_pem)
 
 
-def test_token_file_is_reread(bao: Bao, host: PluginHost, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rsa_pem: bytes) -> None:
+def test_token_file_is_reread(
+    bao: Bao, host: PluginHost, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rsa_pem: bytes
+) -> None:
     """An Agent sink rotates the token in its file; each use reads the file again."""
     put_v2(bao, f"{bao.prefix}/sink", private_key=rsa_pem.decode())
     sink = tmp_path / "sink"

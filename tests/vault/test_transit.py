@@ -63,16 +63,18 @@ def test_signature_decoding() -> None:
 
 
 def test_wrong_key_type(root_env: Bao, host: PluginHost) -> None:
-    with open_signer("vault-transit:transit/sfjwt-ed", host) as signer, pytest.raises(
-        KeyBackendError, match=r"type 'ed25519'.*needs RSA"
+    with (
+        open_signer("vault-transit:transit/sfjwt-ed", host) as signer,
+        pytest.raises(KeyBackendError, match=r"type 'ed25519'.*needs RSA"),
     ):
         signer.public_key()
 
 
 def test_missing_transit_key(root_env: Bao, host: PluginHost) -> None:
-    with open_signer("vault-transit:transit/sfjwt-absent", host) as signer, pytest.raises(
-        errors.VaultNotFound, match="no Transit key"
-    ) as info:
+    with (
+        open_signer("vault-transit:transit/sfjwt-absent", host) as signer,
+        pytest.raises(errors.VaultNotFound, match="no Transit key") as info,
+    ):
         signer.sign(b"x")
     assert "type=rsa-2048" in (info.value.hint or "")
 
@@ -120,7 +122,10 @@ def test_sfjwt_cert_with_transit_key(root_env: Bao, tmp_path: Path) -> None:
     code = "from sfjwt_vault.cli import main; raise SystemExit(main())"
     result = subprocess.run(
         [sys.executable, "-c", code, "cert", "--key", REF, "--out", str(out)],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     cert = x509.load_pem_x509_certificate(out.read_bytes())

@@ -33,9 +33,7 @@ def run_worker(bao: Bao, emu: SalesforceEmulator, consumer_key: str, key: str, t
         "SF_AUDIENCE": emu.audience,
         "SFJWT_KEY": key,
     }
-    return subprocess.run(
-        [sys.executable, str(WORKER), *args], env=env, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, str(WORKER), *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_worker_calls_salesforce_and_renews_vault_token(bao: Bao, emulator: SalesforceEmulator, tmp_path: Path) -> None:
@@ -44,8 +42,15 @@ def test_worker_calls_salesforce_and_renews_vault_token(bao: Bao, emulator: Sale
     app = emulator.add_app(cert)
     # 5 calls 1 s apart outlast 2/3 of the role's 3 s token TTL: the worker must renew to keep going.
     result = run_worker(
-        bao, emulator, app.consumer_key, f"vault:secret/{bao.prefix}/worker", tmp_path,
-        "--iterations", "5", "--interval", "1",
+        bao,
+        emulator,
+        app.consumer_key,
+        f"vault:secret/{bao.prefix}/worker",
+        tmp_path,
+        "--iterations",
+        "5",
+        "--interval",
+        "1",
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("call ")]

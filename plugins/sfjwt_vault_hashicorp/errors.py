@@ -101,6 +101,12 @@ def translate(
                 f"no auth method is enabled at {path.rsplit('/', 1)[0]!r}{detail}",
                 hint="enable it (`bao auth enable ...`) or set SFJWT_VAULT_AUTH_MOUNT to where it is mounted",
             ) from None
+        if "no handler for route" in said:
+            raise VaultNotFound(
+                f"no secrets engine is mounted where Vault path {path!r} points (while trying to {what})",
+                hint="check the mount name (the first path segment, or ?mount=) against `bao secrets list` "
+                "and VAULT_NAMESPACE",
+            ) from None
         raise VaultNotFound(
             f"nothing found at Vault path {path!r} while trying to {what}{detail}",
             hint="check the mount and path in the reference (and VAULT_NAMESPACE); "

@@ -50,6 +50,7 @@ def put_v2(bao: Bao, path: str, **data: str) -> int:
 def test_kv2_default_field(root_env: Bao, host: PluginHost, rsa_pem: bytes) -> None:
     put_v2(root_env, f"{root_env.prefix}/a", private_key=rsa_pem.decode(), other="x")
     assert signs_with(host, f"vault:secret/{root_env.prefix}/a", rsa_pem)
+    assert signs_with(host, f"vault:secret/data/{root_env.prefix}/a", rsa_pem)  # the policy path, tolerated
 
 
 def test_kv2_named_field_and_returns_secret_buffer(root_env: Bao, host: PluginHost, rsa_pem: bytes) -> None:
@@ -147,6 +148,12 @@ def test_previous_skips_deleted_version(root_env: Bao, host: PluginHost) -> None
 def test_missing_path(root_env: Bao, host: PluginHost) -> None:
     with pytest.raises(errors.VaultNotFound, match=f"secret/data/{root_env.prefix}/absent"):
         host.fetch_key(KeyRef.parse(f"vault:secret/{root_env.prefix}/absent"))
+
+
+def test_missing_mount(root_env: Bao, host: PluginHost) -> None:
+    with pytest.raises(errors.VaultNotFound, match="no secrets engine is mounted") as info:
+        host.fetch_key(KeyRef.parse("vault:no-such-mount/sf/jwt"))
+    assert "secrets list" in (info.value.hint or "")
 
 
 def test_missing_field_lists_names_not_values(root_env: Bao, host: PluginHost, rsa_pem: bytes) -> None:

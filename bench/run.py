@@ -26,12 +26,16 @@ from bench import cases  # noqa: E402
 from bench.harness import started_org  # noqa: E402
 
 # iterations per size: (cold-mint rounds, warm calls, burst repeats, cold-start runs, key rounds)
-SIZES = {"full": (150, 100_000, 10, 8, 300), "quick": (15, 20_000, 2, 2, 40)}
+SIZES = {
+    "full": (150, 100_000, 10, 8, 300),
+    "quick": (15, 20_000, 2, 2, 40),
+    "smoke": (1, 1_000, 1, 1, 3),  # tests/test_bench_smoke.py: structure and counts only
+}
 
 
-def run_all(quick: bool = False, *, progress: bool = True) -> dict[str, Any]:
-    rounds, warm_calls, repeats, runs, key_rounds = SIZES["quick" if quick else "full"]
-    results: dict[str, Any] = {"machine": machine(), "mode": "quick" if quick else "full"}
+def run_all(size: str = "full", *, progress: bool = True) -> dict[str, Any]:
+    rounds, warm_calls, repeats, runs, key_rounds = SIZES[size]
+    results: dict[str, Any] = {"machine": machine(), "mode": size}
     started = time.perf_counter()
     with started_org() as org:
         steps = [
@@ -198,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a ~20 s smoke run (CI), fewer iterations")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="folder for the JSON")
     args = parser.parse_args(argv)
-    results = run_all(args.quick)
+    results = run_all("quick" if args.quick else "full")
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = args.out / f"{stamp}.json"

@@ -7,6 +7,7 @@ Contenders of one comparison are measured in the same run and interleaved round 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import ssl
@@ -25,6 +26,7 @@ import jwt
 import sfjwt_vault_file
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from sfjwt_vault import Credentials
@@ -37,6 +39,13 @@ from .harness import LOGIN_TOKEN_URL, Org, routed_to, summarize, timed_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def _rsa(pem: bytes, *, validate: bool = True) -> RSAPrivateKey:
+    key = load_pem_private_key(pem, None, unsafe_skip_rsa_key_validation=not validate)
+    if not isinstance(key, RSAPrivateKey):
+        raise TypeError("the benchmark key is RSA")
+    return key
 
 
 def file_host() -> PluginHost:
@@ -66,7 +75,7 @@ class Floor:
     """The hand-written floor: the key parsed once, PyJWT with the key object, one kept-alive client."""
 
     def __init__(self, org: Org) -> None:
-        self.key = load_pem_private_key(org.key_pem, None)
+        self.key = _rsa(org.key_pem)
         self.consumer_key, self.username = org.consumer_key, org.username
         self.key_path = org.key_path
         self.client = httpx.Client(verify=ssl.create_default_context(cafile=str(org.ca_path)))
@@ -77,7 +86,7 @@ class Floor:
     def login_reading_key(self) -> str:
         """The floor, but reading and parsing the key for every mint as the library does (no key kept)."""
         with open(self.key_path, "rb") as handle:
-            key = load_pem_private_key(handle.read(), None, unsafe_skip_rsa_key_validation=True)
+            key = _rsa(handle.read(), validate=False)
         return self._login(key)
 
     def _login(self, key: Any) -> str:
@@ -102,7 +111,7 @@ class Floor:
 
 def cold_mint(org: Org, rounds: int) -> dict[str, Any]:
     """Item 1: one cold login each (no cached token; the process, imports and connections warm)."""
-    from simple_salesforce import Salesforce
+    from simple_salesforce import Salesforce  # type: ignore[attr-defined]
 
     host = file_host()
     with routed_to(org.port, org.ca_path):
@@ -367,7 +376,7 @@ def cold_start(org: Org, runs: int) -> dict[str, Any]:
         report = json.loads(done.stdout.strip().splitlines()[-1])
         increment.append(report["in_process_ms"])
         flags["import sfjwt_vault after its deps"] = {"boto3": report["boto3"], "hvac": report["hvac"]}
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for scenario in scenarios:
         if scenario.pending:
             rows[scenario.name] = {"pending": scenario.pending}
@@ -412,18 +421,18 @@ def key_latency(org: Org, rounds: int) -> dict[str, Any]:
     """Item 5: fetch per backend, and a whole local mint (fetch, parse, sign) against its parts."""
     host = file_host()
     creds = credentials(org, host, via_login_name=False)
-    key_obj = load_pem_private_key(org.key_pem, None)
+    key_obj = _rsa(org.key_pem)
     message = b"x" * 600  # about the size of an assertion's signing input
     backends = [
         KeyBackendCase("file", f"file:{org.key_path}", _raw_file_read(org.key_path)),
         KeyBackendCase("aws-sm (moto)", "aws-sm:bench", None, pending="aws plugin not in main"),
         KeyBackendCase("vault KV (OpenBao)", "vault:secret/bench#pem", None, pending="vault plugin not in main"),
     ]
-    signers = {
+    signers: dict[str, Callable[[], Any] | None] = {
         "local RSA sign (key object kept)": lambda: key_obj.sign(message, padding.PKCS1v15(), hashes.SHA256()),
-        "local RSA sign (key freshly parsed, not kept)": lambda: load_pem_private_key(
-            org.key_pem, None, unsafe_skip_rsa_key_validation=True
-        ).sign(message, padding.PKCS1v15(), hashes.SHA256()),
+        "local RSA sign (key freshly parsed, not kept)": lambda: _rsa(org.key_pem, validate=False).sign(
+            message, padding.PKCS1v15(), hashes.SHA256()
+        ),
         "aws-kms sign (moto)": None,
         "vault-transit sign (OpenBao)": None,
     }
@@ -433,9 +442,9 @@ def key_latency(org: Org, rounds: int) -> dict[str, Any]:
             continue
         ref = KeyRef.parse(backend.ref)
         measured[f"{backend.name}: backend's own read"] = backend.raw_fetch
-        measured[f"{backend.name}: host.fetch_key + wipe"] = lambda ref=ref: host.fetch_key(ref).wipe()
-        measured[f"{backend.name}: open_signer (fetch+parse+wipe)"] = lambda ref=ref: _open_close(ref, host)
-        measured[f"{backend.name}: mint_assertion (fetch+parse+sign)"] = lambda ref=ref: creds.mint_assertion(ref)
+        measured[f"{backend.name}: host.fetch_key + wipe"] = functools.partial(_fetch_wipe, host, ref)
+        measured[f"{backend.name}: open_signer (fetch+parse+wipe)"] = functools.partial(_open_close, ref, host)
+        measured[f"{backend.name}: mint_assertion (fetch+parse+sign)"] = functools.partial(creds.mint_assertion, ref)
     measured["floor: jwt.encode with a kept key object"] = lambda: jwt.encode(
         {"iss": "x", "sub": "y", "aud": "z", "exp": 1}, key_obj, algorithm="RS256"
     )
@@ -460,6 +469,10 @@ def key_latency(org: Org, rounds: int) -> dict[str, Any]:
         overhead[backend.name] = mint - own - floor
     pending = [b.name for b in backends if b.pending] + [n for n, fn in signers.items() if fn is None]
     return {"unit": "ms", "rounds": rounds, "stats": stats, "overhead_ms": overhead, "pending": pending}
+
+
+def _fetch_wipe(host: PluginHost, ref: KeyRef) -> None:
+    host.fetch_key(ref).wipe()
 
 
 def _open_close(ref: KeyRef, host: PluginHost) -> None:

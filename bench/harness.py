@@ -132,7 +132,7 @@ def routed_to(port: int, ca_path: Path) -> Iterator[None]:
         return real(host, service, *args, **kwargs)
 
     saved = os.environ.get("REQUESTS_CA_BUNDLE")
-    socket.getaddrinfo = getaddrinfo
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
     os.environ["REQUESTS_CA_BUNDLE"] = str(ca_path)
     try:
         yield

@@ -191,6 +191,11 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(_row(name, s, digits=3))
     for name in k["pending"]:
         lines.append(f"| {name} | pending | | |")
+    for backend, overhead in k["overhead_ms"].items():
+        lines.append(
+            f"| {backend}: per-mint overhead beyond its read and a kept-key sign | {overhead:.3f} | | "
+            f"of which not keeping the key: {overhead - k['code_overhead_ms'][backend]:.3f} |"
+        )
     lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
     for t in r["targets"]:
         met = "pending" if t["met"] is None else ("yes" if t["met"] else "**NO**")

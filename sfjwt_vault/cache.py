@@ -12,7 +12,6 @@ import binascii
 import json
 import threading
 import time
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from .token import AccessToken
@@ -31,8 +30,7 @@ class CacheKey(NamedTuple):
     username: str
 
 
-@dataclass(frozen=True)
-class CachedToken:
+class CachedToken(NamedTuple):
     token: AccessToken
     expires_at: float
     refresh_at: float

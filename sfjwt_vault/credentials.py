@@ -8,7 +8,6 @@ Salesforce says the session is gone. `Credentials` is an `httpx.Auth`, so a clie
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import ssl
@@ -16,8 +15,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncGenerator, Generator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -39,6 +37,12 @@ from .plugins import PluginHost, get_host
 from .retry import Attempts, RetryPolicy
 from .token import AccessToken
 
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio is imported by the async methods on first use: it is ~15 ms of `import sfjwt_vault` otherwise,
+# and synchronous callers never need it.
+
 log = logging.getLogger("sfjwt_vault")
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -47,25 +51,31 @@ _NOT_FOR_REST = "not valid for use with the rest api"
 
 
 # The steps of one exchange, as a generator of actions that a sync or an async driver carries out
-# (the httpx Auth pattern): the retry and rotation logic is written once.
-@dataclass(frozen=True)
+# (the httpx Auth pattern): the retry and rotation logic is written once. Plain slotted classes, not
+# dataclasses: each dataclass costs ~0.5 ms of `import sfjwt_vault`.
 class _Mint:
-    key: KeyRef
+    __slots__ = ("key",)
+
+    def __init__(self, key: KeyRef) -> None:
+        self.key = key
 
 
-@dataclass(frozen=True)
 class _Post:
-    assertion: str
+    __slots__ = ("assertion",)
+
+    def __init__(self, assertion: str) -> None:
+        self.assertion = assertion
 
 
-@dataclass(frozen=True)
 class _Sleep:
-    seconds: float
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
 
 
-@dataclass(frozen=True)
 class _PreviousKey:
-    pass
+    __slots__ = ()
 
 
 _Action = _Mint | _Post | _Sleep | _PreviousKey
@@ -204,6 +214,8 @@ class Credentials(httpx.Auth):
 
     async def get_token_async(self, *, force_refresh: bool = False) -> AccessToken:
         """The async twin of `get_token`: one mint for all tasks of this event loop asking now."""
+        import asyncio
+
         if not force_refresh:
             token = self.cache.get(self.cache_key)
             if token is not None:
@@ -303,6 +315,8 @@ class Credentials(httpx.Auth):
             return exc, started
 
     async def _adrive(self, flow: _Flow) -> tuple[AccessToken | SfjwtError, float]:
+        import asyncio
+
         started = time.perf_counter()
         endpoint = self._async_endpoint()
         try:
@@ -388,6 +402,8 @@ class Credentials(httpx.Auth):
         )
 
     def _async_endpoint(self) -> AsyncTokenEndpoint:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         endpoint = self._async_endpoints.get(loop)
         if endpoint is None:
@@ -433,6 +449,8 @@ class Credentials(httpx.Auth):
         self._endpoint.close()
 
     async def aclose(self) -> None:
+        import asyncio
+
         endpoint = self._async_endpoints.pop(asyncio.get_running_loop(), None)
         if endpoint is not None:
             await endpoint.aclose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Check(enum.Enum):
@@ -155,8 +155,7 @@ class SalesforceUnknownError(SalesforceAuthError, TransientError):
     exit_code = 5
 
 
-@dataclass(frozen=True)
-class _Mapping:
+class _Mapping(NamedTuple):
     cls: type[SalesforceAuthError]
     check: Check | None
     retryable: bool

@@ -11,8 +11,7 @@ import email.utils
 import json
 import ssl
 import zlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -25,8 +24,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 HEADERS = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": "sfjwt-vault"}
 
 
-@dataclass(frozen=True)
-class RawResponse:
+class RawResponse(NamedTuple):
     """The parts of an HTTP answer we look at, read with a size cap."""
 
     status_code: int

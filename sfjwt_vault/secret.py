@@ -6,24 +6,41 @@ into a SecretBuffer, the core parses it straight from the buffer and wipes it in
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import mmap
 import sys
+import threading
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    import ctypes
+
+# ctypes and libc are loaded on the first SecretBuffer, not at `import sfjwt_vault` (cold-start budget).
 _libc: ctypes.CDLL | None = None
-if sys.platform.startswith("linux"):
-    try:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:  # pragma: no cover - no libc: hardening is best effort
-        _libc = None
+_libc_loaded = False
+_libc_lock = threading.Lock()
 
-_MADV_DONTDUMP = getattr(mmap, "MADV_DONTDUMP", 16)
+
+def _load_libc() -> ctypes.CDLL | None:
+    global _libc, _libc_loaded
+    if _libc_loaded:
+        return _libc
+    with _libc_lock:
+        if not _libc_loaded:
+            if sys.platform.startswith("linux"):
+                import ctypes.util
+
+                try:
+                    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+                except OSError:  # pragma: no cover - no libc: hardening is best effort
+                    _libc = None
+            _libc_loaded = True
+    return _libc
 
 
 def wipe(buffer: bytearray | memoryview) -> None:
     """Overwrite every byte of a mutable buffer with zeros."""
+    import ctypes
+
     view = memoryview(buffer).cast("B")
     if view.nbytes:
         ctypes.memset((ctypes.c_char * view.nbytes).from_buffer(view), 0, view.nbytes)
@@ -112,21 +129,28 @@ class SecretBuffer:
 
 def _harden(buf: bytearray) -> bool:
     """mlock the buffer and mark its pages MADV_DONTDUMP. Silently skipped where not permitted."""
-    if _libc is None or not buf:
+    libc: Any = _load_libc()
+    if libc is None or not buf:
         return False
+    import ctypes
+    import mmap
+
     try:
         address = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
-        locked = bool(_libc.mlock(ctypes.c_void_p(address), ctypes.c_size_t(len(buf))) == 0)
+        locked = bool(libc.mlock(ctypes.c_void_p(address), ctypes.c_size_t(len(buf))) == 0)
         page = mmap.PAGESIZE
         start = address - address % page
         length = (address + len(buf)) - start
-        _libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(length), _MADV_DONTDUMP)
+        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(length), getattr(mmap, "MADV_DONTDUMP", 16))
         return locked
     except (AttributeError, OSError, ValueError, TypeError):  # pragma: no cover
         return False
 
 
 def _unlock(buf: bytearray) -> None:
-    if _libc is not None and buf:
+    libc: Any = _load_libc()
+    if libc is not None and buf:
+        import ctypes
+
         address = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
-        _libc.munlock(ctypes.c_void_p(address), ctypes.c_size_t(len(buf)))
+        libc.munlock(ctypes.c_void_p(address), ctypes.c_size_t(len(buf)))

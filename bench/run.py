@@ -1,0 +1,222 @@
+"""Run the sfjwt-vault benchmarks: `python bench/run.py [--quick]`.
+
+Prints a Markdown report and writes the raw figures to bench/results/<timestamp>.json. Not a test: no
+assertion on durations; the targets are checked and reported, misses included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):
+    # Run as a script: this checkout (and its plugins) first, before any installed sfjwt_vault.
+    sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+    __package__ = "bench"
+
+from bench import cases  # noqa: E402
+from bench.harness import started_org  # noqa: E402
+
+# iterations per size: (cold-mint rounds, warm calls, burst repeats, cold-start runs, key rounds)
+SIZES = {
+    "full": (300, 100_000, 10, 12, 300),
+    "quick": (15, 20_000, 2, 2, 40),
+    "smoke": (1, 1_000, 1, 1, 3),  # tests/test_bench_smoke.py: structure and counts only
+}
+
+
+def run_all(size: str = "full", *, progress: bool = True) -> dict[str, Any]:
+    rounds, warm_calls, repeats, runs, key_rounds = SIZES[size]
+    results: dict[str, Any] = {"machine": machine(), "mode": size}
+    started = time.perf_counter()
+    with started_org() as org:
+        steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            ("cold_mint", lambda: cases.cold_mint(org, rounds)),
+            ("warm_get_token", lambda: cases.warm_get_token(org, warm_calls)),
+            ("thread_burst", lambda: cases.thread_burst(org, 64, repeats)),
+            ("task_burst", lambda: cases.task_burst(org, 1000, repeats)),
+            ("cold_start", lambda: cases.cold_start(org, runs)),
+            ("key_latency", lambda: cases.key_latency(org, key_rounds)),
+        ]
+        for name, step in steps:
+            t0 = time.perf_counter()
+            results[name] = step()
+            if progress:
+                print(f"  {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    results["total_s"] = time.perf_counter() - started
+    results["targets"] = targets(results)
+    return results
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+LIB = "sfjwt-vault get_token(force_refresh=True)"
+FLOOR = "floor (hand-written)"
+SSF = "simple-salesforce Salesforce(privatekey_file=...)"
+
+
+def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with its measured value and whether it is met."""
+    out: list[dict[str, Any]] = []
+    mint = r["cold_mint"]["stats"]
+    ratio = mint[LIB]["ratio_to_floor"]
+    out.append({"target": "(1) cold mint ≤ 1.1× the floor", "value": f"{ratio:.2f}×", "met": ratio <= 1.1})
+    faster = mint[LIB]["median"] < mint[SSF]["median"]
+    speedup = mint[SSF]["median"] / mint[LIB]["median"]
+    out.append({"target": "(1) faster than simple-salesforce", "value": f"{speedup:.1f}× faster", "met": faster})
+    warm = r["warm_get_token"]["stats"]["sfjwt-vault get_token() (cached)"]["median"]
+    out.append({"target": "(2) warm get_token < 5 µs", "value": f"{warm:.2f} µs", "met": warm < 5})
+    bursts = r["thread_burst"]["exchanges"] + r["task_burst"]["exchanges"]
+    out.append(
+        {
+            "target": "(3) one exchange per burst",
+            "value": f"threads {r['thread_burst']['exchanges']}, tasks {r['task_burst']['exchanges']}",
+            "met": all(count == 1 for count in bursts),
+        }
+    )
+    cold = r["cold_start"]
+    inc = cold["import_increment_ms"]["median"]
+    out.append(
+        {
+            "target": "(4) import sfjwt_vault imports neither boto3 nor hvac",
+            "value": "neither" if not cold["imports_boto3_or_hvac"] else "IMPORTS ONE",
+            "met": not cold["imports_boto3_or_hvac"],
+        }
+    )
+    out.append({"target": "(4) import sfjwt_vault ≤ 15 ms over its deps", "value": f"{inc:.1f} ms", "met": inc <= 15})
+    for backend, overhead in r["key_latency"]["overhead_ms"].items():
+        out.append(
+            {
+                "target": f"(5) per-mint overhead beyond the backend ≤ 1 ms ({backend})",
+                "value": f"{overhead:.3f} ms",
+                "met": overhead <= 1.0,
+            }
+        )
+    for pending in r["key_latency"]["pending"]:
+        out.append({"target": f"(5) {pending}", "value": "pending", "met": None})
+    return out
+
+
+def _row(name: str, s: dict[str, float], extra: str = "", digits: int = 2) -> str:
+    f = f"{{:.{digits}f}}"
+    return f"| {name} | {f.format(s['median'])} | {f.format(s['p10'])} – {f.format(s['p90'])} | {extra} |"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    lines = [
+        f"Machine: {m['cpus']} cores (shared), {m['implementation']} {m['python']}, {m['platform']}; "
+        f"mode {r['mode']}, {r['total_s']:.0f} s in all.",
+        "",
+        f"### 1. Cold mint + exchange over TLS, key from a file (ms, {r['cold_mint']['rounds']} rounds)",
+        "",
+        "| contender | median | p10 – p90 | × floor |",
+        "|---|---|---|---|",
+    ]
+    for name, s in r["cold_mint"]["stats"].items():
+        lines.append(_row(name, s, f"{s['ratio_to_floor']:.2f}"))
+    w = r["warm_get_token"]
+    lines += [
+        "",
+        f"### 2. Warm get_token() on a cached token (µs per call, {w['calls']:,} calls in 100 batches)",
+        "",
+        "| call | median | p10 – p90 | × dict |",
+        "|---|---|---|---|",
+    ]
+    for name, s in w["stats"].items():
+        lines.append(_row(name, s, f"{s['ratio_to_dict']:.1f}", digits=3))
+    lines += [
+        "",
+        "### 3. Bursts on a cold cache",
+        "",
+        "| burst | exchanges per burst | wall ms median | p10 – p90 |",
+        "|---|---|---|---|",
+    ]
+    for key, label in (("thread_burst", "threads, get_token()"), ("task_burst", "asyncio tasks, get_token_async()")):
+        b = r[key]
+        s = b["wall_ms"]
+        lines.append(
+            f"| {b['callers']} {label} × {b['repeats']} | {b['exchanges']} | {s['median']:.1f} | "
+            f"{s['p10']:.1f} – {s['p90']:.1f} |"
+        )
+    c = r["cold_start"]
+    lines += [
+        "",
+        f"### 4. Cold start in a fresh interpreter ({c['runs']} runs each)",
+        "",
+        "| scenario | wall ms median | p10 – p90 | in-process ms median |",
+        "|---|---|---|---|",
+    ]
+    for name, row in c["scenarios"].items():
+        if "pending" in row:
+            lines.append(f"| {name} | pending: {row['pending']} | | |")
+            continue
+        s = row["wall_ms"]
+        lines.append(
+            f"| {name} | {s['median']:.0f} | {s['p10']:.0f} – {s['p90']:.0f} | {row['in_process_ms']['median']:.1f} |"
+        )
+    inc = c["import_increment_ms"]
+    lines.append(
+        f"| `import sfjwt_vault` after its own deps (increment) | | | "
+        f"{inc['median']:.1f} (p10 {inc['p10']:.1f}, p90 {inc['p90']:.1f}) |"
+    )
+    top = ", ".join(f"{row['module']} {row['self_us'] / 1000:.1f}" for row in c["importtime_top_sfjwt"][:5])
+    lines += ["", f"Slowest own modules (-X importtime, self ms): {top}"]
+    k = r["key_latency"]
+    lines += [
+        "",
+        f"### 5. Key fetch and signing (ms, {k['rounds']} rounds)",
+        "",
+        "| step | median | p10 – p90 | |",
+        "|---|---|---|---|",
+    ]
+    for name, s in k["stats"].items():
+        lines.append(_row(name, s, digits=3))
+    for name in k["pending"]:
+        lines.append(f"| {name} | pending | | |")
+    for backend, overhead in k["overhead_ms"].items():
+        lines.append(
+            f"| {backend}: per-mint overhead beyond its read and a kept-key sign | {overhead:.3f} | | "
+            f"of which not keeping the key: {overhead - k['code_overhead_ms'][backend]:.3f} |"
+        )
+    lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for t in r["targets"]:
+        met = "pending" if t["met"] is None else ("yes" if t["met"] else "**NO**")
+        lines.append(f"| {t['target']} | {t['value']} | {met} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the sfjwt-vault benchmarks (see docs/performance.md).")
+    parser.add_argument("--quick", action="store_true", help="a ~20 s smoke run (CI), fewer iterations")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="folder for the JSON")
+    args = parser.parse_args(argv)
+    results = run_all("quick" if args.quick else "full")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = args.out / f"{stamp}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(markdown(results))
+    print(f"\nraw figures: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

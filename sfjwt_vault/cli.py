@@ -188,7 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "func", None) is not cmd_emulator:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if getattr(args, "func", None) is cmd_emulator:
+        # The emulator has its own options; argparse's REMAINDER drops those that come first.
+        args.emulator_args = [*extra, *args.emulator_args]
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

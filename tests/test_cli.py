@@ -147,3 +147,21 @@ def test_demo_runs_and_leaves_nothing_behind(tmp_path: Path) -> None:
     after = {p.name for p in shm.iterdir()} if shm.is_dir() else set()
     assert not {n for n in after - before if n.startswith("sfjwt-demo-")}
     assert not list(tmp_path.iterdir())
+
+
+def test_emulator_command_takes_its_own_options(tmp_path: Path) -> None:
+    from sfjwt_vault.testing import make_test_keypair
+
+    _, cert = make_test_keypair()
+    (tmp_path / "app.crt").write_bytes(cert)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sfjwt_vault.cli", "emulator", "--cert", str(tmp_path / "app.crt"), "--username", "u@acme.com", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first_lines = [process.stdout.readline() for _ in range(3)]
+        assert any("/services/oauth2/token" in line for line in first_lines), first_lines
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -3,7 +3,7 @@
 # Usage: tests/vault/start_bao.sh [PORT] [BAO_BINARY]   (HOME is a throwaway folder: ~/.vault-token stays out)
 set -euo pipefail
 port="${1:-18200}"
-bao="${2:-$(command -v bao || echo /work/venv/bin/bao)}"
+bao="${2:-bao}"
 token="sfjwt-test-root-$RANDOM$RANDOM"
 home="$(mktemp -d)"
 HOME="$home" nohup "$bao" server -dev -dev-root-token-id="$token" -dev-listen-address="127.0.0.1:$port" \

@@ -44,6 +44,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..certs import certificate_pem, self_signed_certificate
+from ..signer import LocalSigner
+
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 LOGIN_URL = "https://login.salesforce.com"
 TEST_URL = "https://test.salesforce.com"
@@ -701,18 +704,7 @@ def make_test_keypair(
 ) -> tuple[rsa.RSAPrivateKey, bytes]:
     """A fresh RSA key and a self-signed certificate PEM for it: what you upload to a test app."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert.public_bytes(serialization.Encoding.PEM)
+    return key, certificate_pem(self_signed_certificate(LocalSigner(key), common_name=common_name, days=365))
 
 
 def make_tls_context(hostnames: list[str]) -> tuple[ssl.SSLContext, bytes]:

@@ -17,14 +17,14 @@ from sfjwt_vault import Credentials
 API_VERSION = os.environ.get("SF_API_VERSION", "65.0")
 
 credentials = Credentials.from_env()
-_http = httpx.Client(timeout=10.0)
+# Credentials is an httpx.Auth: it adds the token and re-mints once on 401 INVALID_SESSION_ID.
+_http = httpx.Client(auth=credentials, timeout=10.0)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    token = credentials.get_token()
+    instance_url = credentials.get_token().instance_url  # cached: no login on a warm invocation
     response = _http.get(
-        f"{token.instance_url}/services/data/v{API_VERSION}/limits",
-        headers={"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"},
+        f"{instance_url}/services/data/v{API_VERSION}/limits", headers={"Accept": "application/json"}
     )
     result: dict[str, Any] = {"status": response.status_code}
     if response.status_code == 200:

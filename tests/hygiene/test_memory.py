@@ -67,8 +67,11 @@ def test_positive_control_finds_every_needle_kind(
         assert result.total(kind) >= 1, f"the scan missed {kind}: it would pass vacuously"
 
 
-@pytest.mark.parametrize("case", BACKENDS, ids=lambda c: c.name)
-@pytest.mark.parametrize("mode", ["parse", "library", "cli"])
+# `parse` (fetch and parse only) means nothing for a remote signer, which fetches nothing: library + CLI.
+RUNS = [(case, mode) for mode in ("parse", "library", "cli") for case in BACKENDS if not (case.remote and mode == "parse")]
+
+
+@pytest.mark.parametrize(("case", "mode"), RUNS, ids=[f"{mode}-{case.name}" for case, mode in RUNS])
 def test_no_key_material_left_after_a_mint(
     case: BackendCase,
     mode: str,

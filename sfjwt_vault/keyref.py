@@ -64,7 +64,7 @@ class KeyRef:
                 options[name] = value
         if not rest:
             raise ConfigurationError(f"the key reference {text!r} names no path", hint=_hint_for(scheme))
-        if scheme != "file" and any(part in (".", "..") for part in unquote(rest).replace("\\", "/").split("/")):
+        if scheme != "file" and has_dot_segment(rest):
             # A file path is the user's own choice; a secret-store path with dot segments could
             # reach outside the path a policy was written for once a client or proxy normalizes it.
             raise ConfigurationError(
@@ -75,6 +75,12 @@ class KeyRef:
 
     def __str__(self) -> str:
         return self.raw or f"{self.scheme}:{self.path}"
+
+
+def has_dot_segment(path: str) -> bool:
+    """True if `path` (percent-decoded, `\\` as `/`) has a `.` or `..` segment. Plugins check path-like
+    options (such as Vault's `?mount=`) with it too."""
+    return any(part in (".", "..") for part in unquote(path).replace("\\", "/").split("/"))
 
 
 def _hint_for(scheme: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
+from sfjwt_vault.keyref import has_dot_segment
 from sfjwt_vault.keys import MAX_KEY_BYTES
 
 from .errors import VaultNotFound, VaultPermissionDenied
@@ -49,7 +50,7 @@ class KvLocation:
 def resolve(ref: KeyRef, session: VaultSession) -> KvLocation:
     """Work out mount, KV version and field for `ref` (looking the mount up in Vault if needed)."""
     full = ref.path.strip("/")
-    mount_opt = ref.options.get("mount", "").strip("/") or None
+    mount_opt = mount_option(ref) or None
     kv_opt = ref.options.get("kv")
     if kv_opt not in (None, "1", "2"):
         raise ConfigurationError(f"{ref}: ?kv= must be 1 or 2", hint="KV version 2 is the default")
@@ -73,6 +74,17 @@ def resolve(ref: KeyRef, session: VaultSession) -> KvLocation:
             hint="remove ?version=, or move the key to a KV v2 mount to keep versions",
         )
     return KvLocation(mount=mount, path=path, kv=kv, pinned=pinned, field=ref.fragment or DEFAULT_FIELD)
+
+
+def mount_option(ref: KeyRef) -> str:
+    """The `?mount=` option, stripped of slashes; `.`/`..` segments are refused as in the path itself."""
+    mount = ref.options.get("mount", "").strip("/")
+    if has_dot_segment(mount):
+        raise ConfigurationError(
+            f"the key reference {str(ref)!r} has a '.' or '..' segment in ?mount=",
+            hint="name the mount by its full path without relative segments",
+        )
+    return mount
 
 
 def _pinned(ref: KeyRef) -> int | None:

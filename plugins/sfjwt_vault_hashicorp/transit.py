@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
 
 from .errors import VaultNotFound
+from .kv import mount_option
 from .session import VaultSession
 
 RSA_TYPES = ("rsa-2048", "rsa-3072", "rsa-4096")
@@ -35,7 +36,7 @@ class TransitKey:
     @classmethod
     def parse(cls, ref: KeyRef) -> TransitKey:
         full = ref.path.strip("/")
-        mount = ref.options.get("mount", "").strip("/")
+        mount = mount_option(ref)
         if mount:
             name = full[len(mount) + 1 :] if full.startswith(mount + "/") else full
         else:

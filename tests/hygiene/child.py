@@ -37,6 +37,47 @@ def setup(directory: Path) -> None:
     json.dump([n.to_json() for n in needles], sys.stdout)
 
 
+def upload(directory: Path) -> None:
+    """Put the scan key into the secret stores and remote signers the parent started; print the refs.
+
+    Secrets Manager: as a plain SecretString and as a JSON field. Vault KV v2: in a field. Vault
+    Transit: imported (BYOK) through the wrapping key. KMS: a new RSA_2048 key, which the parent's
+    moto server makes from this key (see moto_byok.py). The parent gets references only."""
+    import base64
+    import secrets
+
+    import boto3
+    import hvac
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
+
+    pem = (directory / "key.pem").read_bytes()
+    tag = os.environ["SFJWT_TEST_STORE_TAG"]
+    refs: dict[str, str] = {}
+    sm = boto3.client("secretsmanager")
+    sm.create_secret(Name=f"hygiene/{tag}/pem", SecretString=pem.decode())
+    sm.create_secret(Name=f"hygiene/{tag}/json", SecretString=json.dumps({"note": "x", "jwt_key": pem.decode()}))
+    refs["aws-sm"] = f"aws-sm:hygiene/{tag}/pem"
+    refs["aws-sm-json"] = f"aws-sm:hygiene/{tag}/json#jwt_key"
+    key = boto3.client("kms").create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    refs["aws-kms"] = f"aws-kms:{key['KeyId']}"
+
+    client = hvac.Client(url=os.environ["VAULT_ADDR"], token=os.environ["VAULT_TOKEN"])
+    client.secrets.kv.v2.create_or_update_secret(f"hygiene/{tag}", {"private_key": pem.decode()}, mount_point="secret")
+    refs["vault"] = f"vault:secret/hygiene/{tag}"
+    wrapping = serialization.load_pem_public_key(client.read("transit/wrapping_key")["data"]["public_key"].encode())
+    der = serialization.load_pem_private_key(pem, None).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    ephemeral = secrets.token_bytes(32)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    blob = wrapping.encrypt(ephemeral, oaep) + aes_key_wrap_with_padding(ephemeral, der)  # type: ignore[union-attr]
+    client.write(f"transit/keys/hygiene-{tag}/import", ciphertext=base64.b64encode(blob).decode(), type="rsa-2048")
+    refs["vault-transit"] = f"vault-transit:transit/hygiene-{tag}"
+    json.dump(refs, sys.stdout)
+
+
 def _host() -> object:
     from sfjwt_vault.plugins import PluginHost
 
@@ -89,11 +130,31 @@ def run(mode: str) -> object:
     raise SystemExit(f"unknown mode {mode!r}")
 
 
+def _count_secret_buffers() -> list[int]:
+    """Count every SecretBuffer the mint creates: a remote signer must create none (no key fetched)."""
+    from sfjwt_vault.secret import SecretBuffer
+
+    made = [0]
+    init = SecretBuffer.__init__
+
+    def counting_init(self: SecretBuffer, size: int) -> None:
+        made[0] += 1
+        init(self, size)
+
+    SecretBuffer.__init__ = counting_init  # type: ignore[method-assign]
+    return made
+
+
 def main() -> None:
     if sys.argv[1] == "setup":
         setup(Path(sys.argv[2]))
         return
+    if sys.argv[1] == "upload":
+        upload(Path(sys.argv[2]))
+        return
+    made = _count_secret_buffers()
     keep = run(sys.argv[1])
+    sys.stdout.write(f"\nsecret_buffers={made[0]}\n")
     if os.environ.get("SFJWT_TEST_GC") == "1":
         import gc
 

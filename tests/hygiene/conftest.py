@@ -40,6 +40,11 @@ class BackendCase:
     prepare: Callable[[ScanKey, pytest.FixtureRequest], tuple[str, dict[str, str]]]
     plugins: str = "sfjwt_vault_file:file"
     marks: tuple[pytest.MarkDecorator, ...] = field(default_factory=tuple)
+    # Secret stores whose SDK receives the PEM as an HTTP body (botocore, requests) may leave PEM runs in
+    # freed memory we cannot wipe: measured and reported, not asserted. `d`/`p` must still be 0.
+    sdk_copies: bool = False
+    # Remote signers: the key never enters the process, so the child must create no SecretBuffer.
+    remote: bool = False
 
 
 @dataclass
@@ -51,9 +56,28 @@ class ScanResult:
     def total(self, prefix: str = "") -> int:
         return sum(n for kind, n in self.hits.items() if kind.startswith(prefix))
 
+    @property
+    def secret_buffers(self) -> int:
+        """How many SecretBuffers the child created (it prints the count after the mint)."""
+        for line in self.stdout.splitlines():
+            if line.startswith("secret_buffers="):
+                return int(line.split("=", 1)[1])
+        raise AssertionError("the child did not report its SecretBuffer count")
+
+
+# Every measurement, for the terminal summary (CI logs show the counts without -s).
+MEASURED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if MEASURED:
+        terminalreporter.section("key hygiene: needle hits per child (tests/hygiene/test_memory.py)")
+        for line in MEASURED:
+            terminalreporter.write_line(line)
+
 
 def _child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SF_", "SFJWT_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SF_", "SFJWT_", "AWS_", "VAULT_", "BAO_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "plugins")])
     env.update(extra)
     return env
@@ -75,6 +99,77 @@ def scan_key(tmp_path_factory: pytest.TempPathFactory) -> ScanKey:
     )
     needles = [Needle.from_json(item) for item in json.loads(out.stdout)]
     return ScanKey(directory, directory / "key.pem", (directory / "cert.pem").read_bytes(), needles)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The secret stores and remote signers holding the scan key: references, and the child's settings."""
+
+    refs: dict[str, str]
+    env: dict[str, str]
+
+
+def _start_byok_moto(key: ScanKey) -> tuple[str, subprocess.Popen[bytes]]:
+    from tests.aws.conftest import free_port, stop, wait_until_up
+
+    port = free_port()
+    log = (key.directory / "moto.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.hygiene.moto_byok", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env={**_child_env({}), "SFJWT_TEST_BYOK_PEM": str(key.pem_path)}, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process)
+    except BaseException:
+        stop(process)
+        raise
+    return url, process
+
+
+@pytest.fixture(scope="session")
+def stores(scan_key: ScanKey, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
+    """A moto server (KMS keys made from the scan key) and OpenBao (reused from SFJWT_TEST_BAO_ADDR if set),
+    with the scan key uploaded by a child: the parent only ever learns references."""
+    import uuid
+
+    import hvac
+
+    from tests.aws.conftest import stop
+    from tests.vault.conftest import DevServer, start_dev_server
+
+    moto_url, moto = _start_byok_moto(scan_key)
+    server: DevServer | None = None
+    try:
+        addr, token = os.environ.get("SFJWT_TEST_BAO_ADDR"), os.environ.get("SFJWT_TEST_BAO_TOKEN")
+        if not (addr and token):
+            server = start_dev_server(tmp_path_factory.mktemp("bao-home"))
+            addr, token = server.addr, server.token
+        admin = hvac.Client(url=addr, token=token)
+        mounts = admin.sys.list_mounted_secrets_engines()["data"]
+        if "transit/" not in mounts:
+            admin.sys.enable_secrets_engine("transit", path="transit")
+        if "secret/" not in mounts:
+            admin.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
+        home = tmp_path_factory.mktemp("home")
+        env = {
+            "AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(home / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"), "AWS_EC2_METADATA_DISABLED": "true",
+            "VAULT_ADDR": addr, "VAULT_TOKEN": token, "HOME": str(home),
+        }
+        out = subprocess.run(
+            [sys.executable, "-m", "tests.hygiene.child", "upload", str(scan_key.directory)],
+            cwd=ROOT, env=_child_env({**env, "SFJWT_TEST_STORE_TAG": uuid.uuid4().hex[:10]}),
+            capture_output=True, check=False, timeout=60,
+        )
+        if out.returncode != 0:
+            pytest.fail(f"uploading the scan key failed: {out.stderr.decode()[-2000:]}")
+        yield Stores(json.loads(out.stdout), env)
+    finally:
+        stop(moto)
+        if server is not None:
+            server.stop()
 
 
 @pytest.fixture(scope="module")

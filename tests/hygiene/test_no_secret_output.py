@@ -10,8 +10,11 @@ their signatures) and the tokens. The CLI `token` command is run with --debug on
 from __future__ import annotations
 
 import io
+import json
 import logging
+import os
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -84,7 +87,8 @@ def debug_log() -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
-    saved = root.level, {n: logging.getLogger(n).level for n in ("httpx", "httpcore", "sfjwt_vault")}
+    names = ("httpx", "httpcore", "sfjwt_vault", "botocore", "boto3", "urllib3", "hvac", "requests")
+    saved = root.level, {n: logging.getLogger(n).level for n in names}
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     for name in saved[1]:
@@ -153,6 +157,141 @@ def _escaped(sf: SalesforceApp, tmp: Path) -> dict[str, Any]:
     return _key_file(sf.private_key_pem.replace(b"\n", b"\\n"))(sf, tmp)
 
 
+# -- secret-store and remote-signer backends: the app's key is put where the backend reads it ------------
+
+
+class BackendSetup:
+    """A case that needs the moto/OpenBao servers (the `stores` fixture): `fn(sf, tmp, request)`.
+
+    It points the AWS/Vault settings at those servers, registers the AWS and Vault plugins on the test's
+    host, and returns the overrides (a `key` reference) like any other setup."""
+
+    def __init__(self, fn: Callable[[SalesforceApp, Path, Any], dict[str, Any]]) -> None:
+        self.fn = fn
+
+    def __call__(self, sf: SalesforceApp, tmp: Path) -> dict[str, Any]:
+        raise TypeError("a backend case needs the pytest request: see _prepare")
+
+    def run(self, sf: SalesforceApp, tmp: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+        import sfjwt_vault_aws
+        import sfjwt_vault_hashicorp
+        from sfjwt_vault_aws import _clients, _kms
+        from sfjwt_vault_hashicorp import session as vault_session
+        from sfjwt_vault_hashicorp import transit
+
+        stores = request.getfixturevalue("stores")
+        monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+        for name in list(os.environ):
+            if name.startswith(("AWS_", "VAULT_", "BAO_", "SFJWT_VAULT_")):
+                monkeypatch.delenv(name)
+        for name, value in stores.env.items():
+            monkeypatch.setenv(name, value)
+        for reset in (_clients.reset_clients, _kms.reset_cache, vault_session.reset_sessions, transit.clear_cache):
+            reset()
+            request.addfinalizer(reset)
+        host: plugins.PluginHost = request.getfixturevalue("host")
+        host.register(sfjwt_vault_aws, "aws")
+        host.register(sfjwt_vault_hashicorp, "vault")
+        # The arranging calls below send the key on purpose (botocore logs request bodies at DEBUG):
+        # they are not the code under test, so they run with logging off.
+        logging.disable(logging.CRITICAL)
+        try:
+            return self.fn(sf, tmp, stores)
+        finally:
+            logging.disable(logging.NOTSET)
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def _body(pem: bytes) -> str:
+    """The key's base64 body without the PEM lines: the key itself, just not as a PEM."""
+    return "".join(line for line in pem.decode().splitlines() if not line.startswith("-----"))
+
+
+def _aws(kind: str) -> BackendSetup:
+    def fn(sf: SalesforceApp, tmp: Path, stores: Any) -> dict[str, Any]:
+        import boto3
+
+        name = f"hygiene/out/{_tag()}"
+        if kind == "not_found":
+            return {"key": f"aws-sm:{name}"}
+        if kind in ("kms_not_found", "kms_wrong_spec"):
+            if kind == "kms_not_found":
+                return {"key": f"aws-kms:{uuid.uuid4()}"}
+            key = boto3.client("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+            return {"key": f"aws-kms:{key['KeyId']}"}
+        pem = sf.private_key_pem.decode()
+        value = {
+            "wrong_field": json.dumps({"jwt_key": pem, "note": pem}),
+            "not_pem": _body(sf.private_key_pem),
+            "field_not_pem": json.dumps({"private_key": _body(sf.private_key_pem)}),
+            "bad_json": '{"private_key": "' + pem.replace("\n", "\\n") + '", ',
+            "deleted": pem,
+        }[kind]
+        sm = boto3.client("secretsmanager")
+        sm.create_secret(Name=name, SecretString=value)
+        if kind == "deleted":
+            sm.delete_secret(SecretId=name)
+        return {"key": f"aws-sm:{name}" + ("#other" if kind == "wrong_field" else "")}
+
+    return BackendSetup(fn)
+
+
+def _vault(kind: str) -> BackendSetup:
+    def fn(sf: SalesforceApp, tmp: Path, stores: Any) -> dict[str, Any]:
+        import hvac
+
+        admin = hvac.Client(url=stores.env["VAULT_ADDR"], token=stores.env["VAULT_TOKEN"])
+        path = f"hygiene/out/{_tag()}"
+        pem = sf.private_key_pem.decode()
+        if kind == "not_found":
+            return {"key": f"vault:secret/{path}"}
+        if kind in ("transit_not_found", "transit_wrong_type"):
+            name = f"out-{_tag()}"
+            if kind == "transit_wrong_type":
+                admin.write(f"transit/keys/{name}", type="ed25519")
+            return {"key": f"vault-transit:transit/{name}"}
+        if kind == "unreachable":
+            os.environ["VAULT_ADDR"] = f"http://127.0.0.1:{_closed_port()}"
+            return {"key": f"vault:secret/{path}"}
+        data = {
+            "wrong_field": {"jwt_key": pem, "note": pem},
+            "not_pem": {"private_key": _body(sf.private_key_pem)},
+            "not_a_string": {"private_key": [pem]},
+            "denied": {"private_key": pem},
+            "sealed": {"private_key": pem},
+        }[kind]
+        admin.secrets.kv.v2.create_or_update_secret(path, data, mount_point="secret")
+        if kind == "denied":
+            admin.sys.create_or_update_policy("hygiene-nothing", 'path "sys/nothing" { capabilities = ["deny"] }')
+            os.environ["VAULT_TOKEN"] = admin.auth.token.create(policies=["hygiene-nothing"], ttl="5m")["auth"]["client_token"]
+        if kind == "sealed":
+            from tests.vault.conftest import start_dev_server
+
+            server = start_dev_server(tmp)
+            _cleanups.append(server.stop)
+            sealed = hvac.Client(url=server.addr, token=server.token)
+            sealed.secrets.kv.v2.create_or_update_secret(path, data, mount_point="secret")
+            sealed.sys.seal()
+            os.environ["VAULT_ADDR"], os.environ["VAULT_TOKEN"] = server.addr, server.token
+        return {"key": f"vault:secret/{path}" + ("#other" if kind == "wrong_field" else "")}
+
+    return BackendSetup(fn)
+
+
+_cleanups: list[Callable[[], None]] = []
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 CASES: dict[str, tuple[Setup, type[SfjwtError]]] = {
     # Salesforce's answers
     "invalid_client_id": (lambda sf, tmp: {"consumer_key": "3MVG9unknown"}, errors.InvalidClientIdError),
@@ -194,15 +333,46 @@ CASES: dict[str, tuple[Setup, type[SfjwtError]]] = {
         errors.KeyFormatError,
     ),
     "certificate": (lambda sf, tmp: _key_file(sf.certificate_pem)(sf, tmp), errors.KeyFormatError),
+    # AWS Secrets Manager and KMS (moto). moto does not enforce IAM, so access denied is covered by
+    # tests/aws/test_errors.py's translation tests, not here.
+    "aws_sm_not_found": (_aws("not_found"), errors.KeyBackendError),
+    "aws_sm_deleted": (_aws("deleted"), errors.KeyBackendError),
+    "aws_sm_wrong_field": (_aws("wrong_field"), errors.KeyBackendError),
+    "aws_sm_not_pem": (_aws("not_pem"), errors.KeyFormatError),
+    "aws_sm_field_not_pem": (_aws("field_not_pem"), errors.KeyFormatError),
+    "aws_sm_bad_json": (_aws("bad_json"), errors.KeyFormatError),
+    "aws_kms_not_found": (_aws("kms_not_found"), errors.KeyBackendError),
+    "aws_kms_wrong_spec": (_aws("kms_wrong_spec"), errors.KeyBackendError),
+    # Vault KV v2 and Transit (OpenBao)
+    "vault_not_found": (_vault("not_found"), errors.KeyBackendError),
+    "vault_permission_denied": (_vault("denied"), errors.KeyBackendError),
+    "vault_wrong_field": (_vault("wrong_field"), errors.KeyBackendError),
+    "vault_not_pem": (_vault("not_pem"), errors.KeyFormatError),
+    "vault_not_a_string": (_vault("not_a_string"), errors.KeyFormatError),
+    "vault_sealed": (_vault("sealed"), errors.TransientError),
+    "vault_unreachable": (_vault("unreachable"), errors.TransientError),
+    "vault_transit_not_found": (_vault("transit_not_found"), errors.KeyBackendError),
+    "vault_transit_wrong_type": (_vault("transit_wrong_type"), errors.KeyBackendError),
 }
 
 
-def _prepare(name: str, sf: SalesforceApp, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def _prepare(
+    name: str, sf: SalesforceApp, tmp: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> dict[str, Any]:
     if name == "passphrase_var_unset":
         monkeypatch.delenv("SFJWT_TEST_PW", raising=False)
     else:
         monkeypatch.setenv("SFJWT_TEST_PW", "wrong" if name == "encrypted_wrong_passphrase" else "right passphrase")
-    return CASES[name][0](sf, tmp)
+    setup = CASES[name][0]
+    if isinstance(setup, BackendSetup):
+        request.addfinalizer(_run_cleanups)
+        return setup.run(sf, tmp, request)
+    return setup(sf, tmp)
+
+
+def _run_cleanups() -> None:
+    while _cleanups:
+        _cleanups.pop()()
 
 
 def _exception_texts(exc: BaseException) -> Iterator[tuple[str, str]]:
@@ -229,11 +399,12 @@ def test_library_error_paths_leak_nothing(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings: dict[str, Any] = {"audience": salesforce_app.audience, "token_url": salesforce_app.token_url}
     settings |= {"retry": FAST_RETRY, "plugin_host": host, "key": f"file:{salesforce_app.key_path}"}
-    settings |= _prepare(name, salesforce_app, tmp_path, monkeypatch)
+    settings |= _prepare(name, salesforce_app, tmp_path, monkeypatch, request)
     consumer_key = settings.pop("consumer_key", salesforce_app.consumer_key)
     username = settings.pop("username", salesforce_app.username)
     key = settings.pop("key")
@@ -256,7 +427,9 @@ def test_library_error_paths_leak_nothing(
 
 
 CLI_CASES = ["invalid_client_id", "wrong_key", "expired", "503_html", "redirect", "missing_file", "truncated",
-             "encrypted_wrong_passphrase", "newline_literals", "rsa1024", "certificate", "ten_megabytes"]
+             "encrypted_wrong_passphrase", "newline_literals", "rsa1024", "certificate", "ten_megabytes",
+             "aws_sm_wrong_field", "aws_sm_not_pem", "aws_kms_wrong_spec", "vault_wrong_field", "vault_not_pem",
+             "vault_permission_denied", "vault_transit_wrong_type"]
 
 
 @pytest.mark.parametrize("name", CLI_CASES)
@@ -270,9 +443,10 @@ def test_cli_debug_error_paths_leak_nothing(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    overrides = _prepare(name, salesforce_app, tmp_path, monkeypatch)
+    overrides = _prepare(name, salesforce_app, tmp_path, monkeypatch, request)
     env = {
         "SF_CONSUMER_KEY": overrides.get("consumer_key", salesforce_app.consumer_key),
         "SF_USERNAME": overrides.get("username", salesforce_app.username),

@@ -47,6 +47,21 @@ def wipe(buffer: bytearray | memoryview) -> None:
     view.release()
 
 
+def wipe_received_bytes(data: bytes) -> None:
+    """Zero the storage of a `bytes` object that held a secret and that only its receiver still reads.
+
+    For SDK response bodies a plugin copied a key out of (the boto3 body, say): Python cannot clear an
+    immutable object, so this writes over its payload in place. Never use it on an object that other
+    code may still compare, hash or read as data; objects of length 0 or 1 (shared singletons) are
+    left alone.
+    """
+    if type(data) is not bytes or len(data) < 2:
+        return
+    import ctypes
+
+    ctypes.memset(id(data) + bytes.__basicsize__ - 1, 0, len(data))
+
+
 class SecretBuffer:
     """A fixed-size, wipeable byte buffer. Its repr and str never show the content.
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
 from sfjwt_vault.keys import MAX_KEY_BYTES
-from sfjwt_vault.secret import wipe
+from sfjwt_vault.secret import wipe, wipe_received_bytes
 
 from . import _jsonscan
 from ._clients import forget_client, get_client, quiet_botocore
@@ -112,8 +112,10 @@ def _capture_body(response_dict: dict[str, Any], **_: Any) -> None:
         view.release()
         buffer.set_length(length)
         capture.buffer, capture.binary = buffer, binary
-        # botocore parses what is left: the metadata, with an empty secret value.
+        # botocore parses what is left: the metadata, with an empty secret value. The raw body we
+        # received is then zeroed: it is the one copy of the key botocore would otherwise keep.
         response_dict["body"] = body[:start] + body[end:]
+        wipe_received_bytes(body)
         return
 
 

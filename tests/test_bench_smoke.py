@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench import run
+from bench import cases, run
 
 
 def test_benchmark_smoke_run() -> None:
@@ -21,11 +21,18 @@ def test_benchmark_smoke_run() -> None:
 
     cold = results["cold_start"]
     assert cold["imports_boto3_or_hvac"] is False
-    assert cold["first_token_exchanges"] == 1  # the fresh interpreter really got a token
+    assert cold["first_token_exchanges"] == 3  # file, aws-sm and vault fresh interpreters each got a token
     assert "import sfjwt_vault" in cold["scenarios"]
-    assert any("pending" in row for row in cold["scenarios"].values())  # aws/vault rows listed, not hidden
+    assert not any("pending" in row for row in cold["scenarios"].values())
+    assert cold["scenarios"][cases.FIRST_AWS]["boto3"] and cold["scenarios"][cases.FIRST_VAULT]["hvac"]
+    assert set(cold["backend_import_increment_ms"]) == {"aws", "vault"}
 
-    assert "file" in results["key_latency"]["overhead_ms"]
+    key = results["key_latency"]
+    assert set(key["overhead_ms"]) == {"file", "aws-sm (moto)", "vault KV v2 (OpenBao)", *cases.remote_names()}
+    assert key["pending"] == []
+    remote = results["remote_login"]
+    assert remote["tokens_issued"] == remote["expected_tokens"]  # every remote-signed login really worked
+    assert set(remote["overhead_ms"]) == set(cases.remote_names())
     names = {t["target"] for t in results["targets"]}
     assert any(name.startswith("(1)") for name in names) and any(name.startswith("(5)") for name in names)
     report = run.markdown(results)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from sfjwt_vault import KeyBackendError, SfjwtError, TransientError
 from sfjwt_vault.errors import scrub
@@ -68,8 +67,7 @@ class AwsNotFoundError(KeyBackendError):
 SecretNotFoundError = AwsNotFoundError
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(NamedTuple):
     """What we were doing, for messages: the reference, the IAM action and the resource it applies to."""
 
     ref: str

@@ -67,7 +67,18 @@ def decode_string(src: memoryview | bytes | bytearray, start: int, end: int, dst
     dst may be the same memory as src when `at <= start` (decoding never writes ahead of reading).
     """
     i, o = start, at
+    # A bytes source (the HTTP body) is immutable, so it cannot overlap dst: copy each run between two
+    # escapes in one slice assignment through a memoryview (no copy of its own), not byte by byte.
+    whole = memoryview(src) if isinstance(src, bytes) else None
     while i < end:
+        if whole is not None:
+            stop = src.find(b"\\", i, end)  # type: ignore[union-attr]
+            stop = end if stop < 0 else stop
+            if stop > i:
+                dst[o : o + stop - i] = whole[i:stop]
+                o += stop - i
+                i = stop
+                continue
         c = src[i]
         if c != 0x5C:
             dst[o] = c
@@ -143,6 +154,16 @@ def escape_into(src: memoryview, dst: memoryview, at: int) -> int:
 
 
 def _string_end(data: memoryview | bytes | bytearray, i: int, end: int) -> int:
+    if isinstance(data, bytes):  # the HTTP body: search, not a Python loop per byte
+        while i < end:
+            quote = data.find(b'"', i, end)
+            if quote < 0:
+                break
+            escape = data.find(b"\\", i, quote)
+            if escape < 0:
+                return quote
+            i = escape + 2
+        raise JsonScanError("unterminated string")
     while i < end:
         c = data[i]
         if c == 0x5C:

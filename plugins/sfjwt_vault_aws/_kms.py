@@ -8,8 +8,7 @@ The public key and the key's spec come from `GetPublicKey`, once per process per
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_der_public_key
@@ -26,8 +25,7 @@ RSA_SPECS = {"RSA_2048", "RSA_3072", "RSA_4096"}
 MAX_RAW_MESSAGE = 4096
 
 
-@dataclass(frozen=True)
-class _KeyInfo:
+class _KeyInfo(NamedTuple):
     public_key: RSAPublicKey
     key_arn: str
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from sfjwt_vault import ConfigurationError, KeyRef
@@ -26,8 +26,7 @@ _SM_OPTIONS = {"version_stage", "version_id", "region"}
 _KMS_OPTIONS = {"region"}
 
 
-@dataclass(frozen=True)
-class SecretRef:
+class SecretRef(NamedTuple):
     """Where one secret version is: name or ARN, the version selector and the JSON field (if any)."""
 
     secret_id: str
@@ -48,8 +47,7 @@ class SecretRef:
         return args
 
 
-@dataclass(frozen=True)
-class KmsKeyRef:
+class KmsKeyRef(NamedTuple):
     key_id: str
     region: str | None
     ref: KeyRef

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
@@ -30,10 +29,14 @@ _MAX_BODY = 4 * MAX_KEY_BYTES  # JSON escaping and base64 grow the key; a secret
 _local = threading.local()
 
 
-@dataclass
 class _Capture:
-    buffer: SecretBuffer | None = None
-    binary: bool = False
+    """What the body hook took from the response (a plain slotted class: cheaper to define than a dataclass)."""
+
+    __slots__ = ("binary", "buffer")
+
+    def __init__(self) -> None:
+        self.buffer: SecretBuffer | None = None
+        self.binary = False
 
 
 def fetch_key(ref: KeyRef) -> SecretBuffer:

@@ -8,8 +8,7 @@ paths it has any capability on; `?kv=` skips that lookup. Results are cached per
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
@@ -24,8 +23,7 @@ log = logging.getLogger("sfjwt_vault.vault")
 DEFAULT_FIELD = "private_key"
 
 
-@dataclass(frozen=True)
-class KvLocation:
+class KvLocation(NamedTuple):
     """A resolved `vault:` reference: mount, path under it, KV version, pinned version, field."""
 
     mount: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sfjwt_vault import ConfigurationError
 
@@ -28,8 +28,7 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class VaultSettings:
+class VaultSettings(NamedTuple):
     """Where Vault is and how to log in. Holds no secret: tokens and secret ids are read at login."""
 
     addr: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -28,8 +28,7 @@ _public_keys: dict[tuple[object, ...], tuple[int, RSAPublicKey]] = {}
 _public_keys_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class TransitKey:
+class TransitKey(NamedTuple):
     mount: str
     name: str
 

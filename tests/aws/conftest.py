@@ -8,11 +8,6 @@ credentials, a region and AWS_ENDPOINT_URL pointing at moto, and never reads ~/.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,55 +21,11 @@ from sfjwt_vault_aws import _clients, _kms, _ref
 
 from sfjwt_vault.plugins import PluginHost
 from tests.conftest import pem_of
+from tests.servers import start_moto, stop, wait_until_up
+
+__all__ = ["REGION", "start_moto", "stop"]
 
 REGION = "us-east-1"
-MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"moto_server exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()  # noqa: S310 - local test server
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"moto_server at {url} did not answer within {timeout} s")
-
-
-def start_moto(tmp: Path, env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    log = (tmp / f"moto-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, process)
-    except BaseException:
-        stop(process)
-        raise
-    return url, process
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="session")

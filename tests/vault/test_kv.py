@@ -14,8 +14,9 @@ from sfjwt_vault_hashicorp.session import get_session
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
 from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost
+from tests.servers import DevServer, find_bao, free_port
 
-from .conftest import Bao, DevServer, find_bao, free_port
+from .conftest import Bao
 
 
 def new_pem() -> bytes:

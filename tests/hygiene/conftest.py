@@ -110,7 +110,7 @@ class Stores:
 
 
 def _start_byok_moto(key: ScanKey) -> tuple[str, subprocess.Popen[bytes]]:
-    from tests.aws.conftest import free_port, stop, wait_until_up
+    from tests.servers import free_port, stop, wait_until_up
 
     port = free_port()
     log = (key.directory / "moto.log").open("wb")
@@ -135,8 +135,8 @@ def stores(scan_key: ScanKey, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
     import hvac
 
-    from tests.aws.conftest import stop
-    from tests.vault.conftest import DevServer, start_dev_server
+    from tests.servers import stop
+    from tests.servers import DevServer, start_dev_server
 
     moto_url, moto = _start_byok_moto(scan_key)
     server: DevServer | None = None

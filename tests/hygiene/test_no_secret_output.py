@@ -268,7 +268,7 @@ def _vault(kind: str) -> BackendSetup:
             admin.sys.create_or_update_policy("hygiene-nothing", 'path "sys/nothing" { capabilities = ["deny"] }')
             os.environ["VAULT_TOKEN"] = admin.auth.token.create(policies=["hygiene-nothing"], ttl="5m")["auth"]["client_token"]
         if kind == "sealed":
-            from tests.vault.conftest import start_dev_server
+            from tests.servers import start_dev_server
 
             server = start_dev_server(tmp)
             _cleanups.append(server.stop)

@@ -135,8 +135,7 @@ def stores(scan_key: ScanKey, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
     import hvac
 
-    from tests.servers import stop
-    from tests.servers import DevServer, start_dev_server
+    from tests.servers import DevServer, start_dev_server, stop
 
     moto_url, moto = _start_byok_moto(scan_key)
     server: DevServer | None = None

@@ -46,6 +46,7 @@ def run_all(size: str = "full", *, progress: bool = True) -> dict[str, Any]:
             ("task_burst", lambda: cases.task_burst(org, 1000, repeats)),
             ("cold_start", lambda: cases.cold_start(org, runs)),
             ("key_latency", lambda: cases.key_latency(org, key_rounds)),
+            ("fleet_burst", lambda: cases.fleet_burst(org, 8, 16, repeats)),
         ]
         for name, step in steps:
             t0 = time.perf_counter()

@@ -46,8 +46,7 @@ def main(settings: dict[str, Any]) -> dict[str, Any]:
         shared_cache=None if cache == "local" else cache,
         plugin_host=host,
     )
-    if creds.shared_cache is not None:
-        creds._shared_tokens()  # resolve the store (and import its SDK) before the burst, like a warm import
+    creds._shared_tokens()  # resolve the store before the burst (its SDK clients are made on first use)
     fingerprints: list[str] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -77,12 +76,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_fleet(
-    settings: dict[str, Any], processes: int, *, lead_time: float = 4.0
+    settings: dict[str, Any], processes: int, *, lead_time: float = 4.0, env: dict[str, str] | None = None
 ) -> tuple[list[dict[str, Any]], float]:
-    """Start `processes` workers (this checkout on their path, the caller's environment), let them all
+    """Start `processes` workers (this checkout on their path, `env` or the caller's environment), let them all
     burst at the same moment, and return their reports and the fleet's burst wall time (the slowest
     worker's, ms: every worker starts at the same instant)."""
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")])
     start_at = time.time() + lead_time
     argument = json.dumps({**settings, "start_at": start_at})

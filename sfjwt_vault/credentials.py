@@ -35,12 +35,12 @@ from .keyref import KeyRef
 from .keys import open_signer
 from .plugins import PluginHost, get_host
 from .retry import Attempts, RetryPolicy
-from .shared_cache import ENV as TOKEN_CACHE_ENV
-from .shared_cache import SharedCache, SharedTokens, Ticket
 from .token import AccessToken
 
 if TYPE_CHECKING:
     import asyncio
+
+    from .shared_cache import SharedCache, SharedTokens, Ticket
 
 # asyncio is imported by the async methods on first use: it is ~15 ms of `import sfjwt_vault` otherwise,
 # and synchronous callers never need it.
@@ -162,7 +162,7 @@ class Credentials(httpx.Auth):
             "token_url": env.get("SF_TOKEN_URL") or None,
             "sandbox": env.get("SF_SANDBOX", "").strip().lower() in _TRUE,
             "rotation_fallback": env.get("SFJWT_ROTATION_FALLBACK", "").strip().lower() in _TRUE,
-            "shared_cache": env.get(TOKEN_CACHE_ENV) or None,
+            "shared_cache": env.get("SFJWT_TOKEN_CACHE") or None,
         }
         if env.get("SFJWT_CA_BUNDLE"):
             settings["verify"] = env["SFJWT_CA_BUNDLE"]
@@ -265,7 +265,7 @@ class Credentials(httpx.Auth):
         if self.shared_cache is None:
             return None
         if self._shared is None:
-            from .shared_cache import resolve
+            from .shared_cache import SharedTokens, resolve  # on the first local miss: no import cost otherwise
 
             store = resolve(self.shared_cache, self.plugin_host)
             if store is None:

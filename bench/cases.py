@@ -500,18 +500,20 @@ def _open_close(ref: KeyRef, host: PluginHost) -> None:
 def fleet_burst(org: Org, processes: int, threads: int, repeats: int) -> dict[str, Any]:
     """Item 6: `processes` processes x `threads` threads on a cold cache, with no shared cache (one login
     per process) and with the DynamoDB+KMS shared cache on a moto server (and Vault KV+Transit on an
-    OpenBao dev server when `bao` is installed). Exchanges per burst and the fleet's burst wall time."""
+    OpenBao dev server when `bao` is installed). Exchanges per burst and the fleet's burst wall time.
+    moto serves one request at a time here (tests/fleet/serial_moto.py), so its row is a slow store."""
     import shutil
     import tempfile
 
     import boto3
 
-    from tests.aws.conftest import start_moto, stop
+    from tests.aws.conftest import stop
+    from tests.fleet.serial_moto import start_serial_moto
     from tests.fleet.worker import run_fleet
     from tests.vault.conftest import start_dev_server
 
     tmp = Path(tempfile.mkdtemp(prefix="sfjwt-bench-fleet-"))
-    moto_url, moto = start_moto(tmp)
+    moto_url, moto = start_serial_moto(tmp)  # atomic conditional writes, as DynamoDB's
     aws = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_ENDPOINT_URL": moto_url}
     aws.update(AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
     has_bao = shutil.which("bao") or (Path(sys.executable).parent / "bao").exists()

@@ -1,8 +1,9 @@
 """Fleet tests: the shared token cache on a real moto server (DynamoDB + KMS) and a real OpenBao.
 
-The servers and the environment fixtures are the AWS and Vault suites' own (imported, not copied):
-`moto_url` + `aws_env` (fake credentials, AWS_ENDPOINT_URL at moto, fresh clients) and `bao` +
-`clean_env` (no caller Vault variables, no real ~/.vault-token).
+The environment fixtures are the AWS and Vault suites' own (imported, not copied): `aws_env` (fake
+credentials, AWS_ENDPOINT_URL at moto, fresh clients) and `bao` + `clean_env` (no caller Vault
+variables, no real ~/.vault-token). Only `moto_url` is overridden here: the fleet tests need a moto
+that serves one request at a time (see serial_moto.py), so a threaded CI server is not reused.
 """
 
 from __future__ import annotations
@@ -17,10 +18,21 @@ import sfjwt_vault_file
 import sfjwt_vault_hashicorp
 
 from sfjwt_vault.plugins import PluginHost
-from tests.aws.conftest import _client, aws_env, moto_url  # noqa: F401 - fixtures reused
+from tests.aws.conftest import _client, aws_env, stop  # noqa: F401 - fixtures reused
+from tests.fleet.serial_moto import start_serial_moto
 from tests.vault.conftest import Bao, bao, clean_env  # noqa: F401 - fixtures reused
 
 TRANSIT_KEY = "sfjwt-cache"
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Overrides tests/aws's server for `aws_env`: conditional writes must be atomic, as in DynamoDB."""
+    url, process = start_serial_moto(tmp_path_factory.mktemp("serial-moto"))
+    try:
+        yield url
+    finally:
+        stop(process)
 
 
 @pytest.fixture

@@ -101,6 +101,29 @@ def test_without_the_shared_cache_every_process_mints(aws_env: str, salesforce_a
 # -- leases ----------------------------------------------------------------------------------------------
 
 
+def test_lease_is_exclusive_when_instances_race(
+    cache_url: str, salesforce_app: SalesforceApp, fleet_host: PluginHost
+) -> None:
+    store = fleet_host.shared_cache(cache_url)
+    for round_ in range(5):
+        key = key_of(salesforce_app)._replace(username=f"race-{round_}@acme.com")
+        barrier = threading.Barrier(8)
+        leases: list[object] = []
+
+        def take(key: CacheKey = key, barrier: threading.Barrier = barrier, leases: list[object] = leases) -> None:
+            barrier.wait()
+            lease = store.try_acquire(key, 30.0)
+            if lease is not None:
+                leases.append(lease)
+
+        threads = [threading.Thread(target=take) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(leases) == 1
+
+
 def test_abandoned_lease_expires_and_another_instance_mints(
     cache_url: str, salesforce_app: SalesforceApp, fleet_host: PluginHost
 ) -> None:

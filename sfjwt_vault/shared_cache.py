@@ -33,8 +33,8 @@ log = logging.getLogger("sfjwt_vault")
 ENV = "SFJWT_TOKEN_CACHE"
 LOCAL = "local"
 DEFAULT_LEASE_TTL = 30.0
-POLL_FIRST = 0.05
-POLL_MAX = 1.0
+POLL_FIRST = 0.025
+POLL_MAX = 0.25  # a follower sees the token at most ~250 ms after it is stored
 
 
 class Stored(NamedTuple):

@@ -705,3 +705,82 @@ def _fetch_wipe(host: PluginHost, ref: KeyRef) -> None:
 def _open_close(ref: KeyRef, host: PluginHost) -> None:
     with open_signer(ref, host):
         pass
+
+
+# -- 6. a fleet on a cold shared cache -------------------------------------------------------------------
+
+
+def fleet_burst(org: Org, processes: int, threads: int, repeats: int) -> dict[str, Any]:
+    """Item 6: `processes` processes x `threads` threads on a cold cache, with no shared cache (one login
+    per process) and with the DynamoDB+KMS shared cache on a moto server (and Vault KV+Transit on an
+    OpenBao dev server when `bao` is installed). Exchanges per burst and the fleet's burst wall time.
+    moto serves one request at a time here (tests/fleet/serial_moto.py), so its row is a slow store."""
+    import shutil
+    import tempfile
+
+    import boto3
+
+    from tests.aws.conftest import stop
+    from tests.fleet.serial_moto import start_serial_moto
+    from tests.fleet.worker import run_fleet
+    from tests.vault.conftest import start_dev_server
+
+    tmp = Path(tempfile.mkdtemp(prefix="sfjwt-bench-fleet-"))
+    moto_url, moto = start_serial_moto(tmp)  # atomic conditional writes, as DynamoDB's
+    aws = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_ENDPOINT_URL": moto_url}
+    aws.update(AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+    has_bao = shutil.which("bao") or (Path(sys.executable).parent / "bao").exists()
+    bao = start_dev_server(tmp) if has_bao else None
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VAULT_", "BAO_"))}
+    settings = {
+        "token_url": org.emulator.token_url,
+        "audience": org.emulator.audience,
+        "consumer_key": org.consumer_key,
+        "username": org.username,
+        "key": f"file:{org.key_path}",
+        "threads": threads,
+        "verify": str(org.ca_path),
+    }
+    try:
+        session = boto3.session.Session(aws["AWS_ACCESS_KEY_ID"], aws["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+        ddb, kms = (session.client(service, endpoint_url=moto_url) for service in ("dynamodb", "kms"))
+        key_id = kms.create_key(KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+        if bao is not None:
+            import hvac
+
+            admin = hvac.Client(url=bao.addr, token=bao.token)
+            admin.sys.enable_secrets_engine("transit", path="transit")
+            admin.write("transit/keys/sfjwt-cache", type="aes256-gcm96", derived=True)
+
+        def cache_for(kind: str) -> str:  # a fresh table / prefix: a cold shared cache each round
+            if kind == "dynamodb":
+                table = f"bench-fleet-{uuid.uuid4().hex[:8]}"
+                ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                                 BillingMode="PAY_PER_REQUEST")  # fmt: skip
+                return f"dynamodb:{table}?kms_key={key_id}"
+            return f"vault-kv:secret/bench-{uuid.uuid4().hex[:8]}?transit=transit/sfjwt-cache"
+
+        kinds = {"no shared cache": ("local", base), "DynamoDB + KMS (moto)": ("dynamodb", {**base, **aws})}
+        if bao is not None:
+            vault = {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.token}
+            kinds["Vault KV + Transit (OpenBao dev)"] = ("vault", {**base, **vault})
+        rows: dict[str, Any] = {}
+        for name, (kind, env) in kinds.items():
+            counts, walls = [], []
+            for _ in range(repeats):
+                before = org.emulator.exchange_count
+                cache = "local" if kind == "local" else cache_for(kind)
+                reports, wall = run_fleet({**settings, "cache": cache}, processes, env=env)
+                errors = [e for r in reports for e in r["errors"]]
+                if errors:
+                    raise RuntimeError(f"fleet burst ({name}): {len(errors)} errors: {sorted(set(errors))}")
+                counts.append(org.emulator.exchange_count - before)
+                walls.append(wall)
+            rows[name] = {"exchanges": counts, "wall_ms": summarize(walls)}
+    finally:
+        stop(moto)
+        if bao is not None:
+            bao.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"processes": processes, "threads": threads, "repeats": repeats, "rows": rows}

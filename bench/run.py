@@ -48,6 +48,7 @@ def run_all(size: str = "full", *, progress: bool = True) -> dict[str, Any]:
             ("cold_start", lambda: cases.cold_start(org, runs, backends)),
             ("key_latency", lambda: cases.key_latency(org, key_rounds, backends)),
             ("remote_login", lambda: cases.remote_login(org, rounds, backends)),
+            ("fleet_burst", lambda: cases.fleet_burst(org, 8, 16, repeats)),
         ]
         for name, step in steps:
             t0 = time.perf_counter()

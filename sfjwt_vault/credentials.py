@@ -40,6 +40,8 @@ from .token import AccessToken
 if TYPE_CHECKING:
     import asyncio
 
+    from .shared_cache import SharedCache, SharedTokens, Ticket
+
 # asyncio is imported by the async methods on first use: it is ~15 ms of `import sfjwt_vault` otherwise,
 # and synchronous callers never need it.
 
@@ -108,6 +110,7 @@ class Credentials(httpx.Auth):
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         retry: RetryPolicy | None = None,
         cache: TokenCache | None = None,
+        shared_cache: str | SharedCache | None = None,
         http_client: httpx.Client | None = None,
         plugin_host: PluginHost | None = None,
     ) -> None:
@@ -133,6 +136,8 @@ class Credentials(httpx.Auth):
         self.retry = retry or RetryPolicy()
         self.cache = cache if cache is not None else default_cache
         self.cache_key = CacheKey(self.token_url, self.audience, self.consumer_key, self.username)
+        self.shared_cache = shared_cache  # resolved through the plugins on the first local miss
+        self._shared: SharedTokens | None = None
         self._host = plugin_host
         self._timeout = timeout
         self._verify = verify
@@ -157,6 +162,7 @@ class Credentials(httpx.Auth):
             "token_url": env.get("SF_TOKEN_URL") or None,
             "sandbox": env.get("SF_SANDBOX", "").strip().lower() in _TRUE,
             "rotation_fallback": env.get("SFJWT_ROTATION_FALLBACK", "").strip().lower() in _TRUE,
+            "shared_cache": env.get("SFJWT_TOKEN_CACHE") or None,
         }
         if env.get("SFJWT_CA_BUNDLE"):
             settings["verify"] = env["SFJWT_CA_BUNDLE"]
@@ -203,7 +209,7 @@ class Credentials(httpx.Auth):
         try:
             token = None if force_refresh else self.cache.get(self.cache_key)
             if token is None:
-                token = self._finish(self._drive(self._flow()))
+                token = self._obtain(force_refresh)
             flight.token = token
             return token
         except BaseException as exc:
@@ -232,7 +238,7 @@ class Credentials(httpx.Auth):
         try:
             token = None if force_refresh else self.cache.get(self.cache_key)
             if token is None:
-                token = self._finish(await self._adrive(self._flow()))
+                token = await self._aobtain(force_refresh)
             future.set_result(token)
             return token
         except BaseException as exc:
@@ -244,8 +250,70 @@ class Credentials(httpx.Auth):
                 self._async_flights.pop(loop, None)
 
     def invalidate(self, token: AccessToken | None = None) -> bool:
-        """Forget the cached token (only if it is still `token`, so a newer one is kept)."""
-        return self.cache.invalidate(self.cache_key, token)
+        """Forget the cached token (only if it is still `token`, so a newer one is kept), here and in
+        the shared cache if one is configured."""
+        shared = self._shared_tokens()
+        target = token if token is not None or shared is None else self.cache.get(self.cache_key)
+        dropped = self.cache.invalidate(self.cache_key, token)
+        if shared is not None and target is not None:
+            shared.invalidate(self.cache_key, target)
+        return dropped
+
+    # -- the shared (fleet) cache: one place for both the sync and the async path ---------------------
+
+    def _shared_tokens(self) -> SharedTokens | None:
+        if self.shared_cache is None:
+            return None
+        if self._shared is None:
+            from .shared_cache import SharedTokens, resolve  # on the first local miss: no import cost otherwise
+
+            store = resolve(self.shared_cache, self.plugin_host)
+            if store is None:
+                self.shared_cache = None
+                return None
+            self._shared = SharedTokens(store, margin=self.refresh_margin)
+        return self._shared
+
+    def _adopt(self, ticket: Ticket) -> AccessToken:
+        """Use a token another instance minted: into the local cache with its stored expiry."""
+        assert ticket.found is not None  # noqa: S101 # nosec B101 - the caller checked
+        token, expires_at = ticket.found
+        self.cache.put(self.cache_key, token, expires_at=expires_at, margin=self.refresh_margin)
+        log.debug("token for %s from the shared cache", self.username)
+        return token
+
+    def _obtain(self, force: bool) -> AccessToken:
+        shared = self._shared_tokens()
+        if shared is None:
+            return self._finish(self._drive(self._flow()))[0]
+        ticket = shared.before_mint(self.cache_key, force=force)
+        if ticket.found is not None:
+            return self._adopt(ticket)
+        try:
+            token, expires_at = self._finish(self._drive(self._flow()))
+        except BaseException:
+            shared.abandon(self.cache_key, ticket)
+            raise
+        shared.after_mint(self.cache_key, ticket, token, expires_at)
+        return token
+
+    async def _aobtain(self, force: bool) -> AccessToken:
+        """`_obtain` for the event loop: the store calls (blocking SDKs) run in a thread."""
+        import asyncio
+
+        shared = self._shared_tokens()
+        if shared is None:
+            return self._finish(await self._adrive(self._flow()))[0]
+        ticket = await asyncio.to_thread(shared.before_mint, self.cache_key, force=force)
+        if ticket.found is not None:
+            return self._adopt(ticket)
+        try:
+            token, expires_at = self._finish(await self._adrive(self._flow()))
+        except BaseException:
+            await asyncio.to_thread(shared.abandon, self.cache_key, ticket)
+            raise
+        await asyncio.to_thread(shared.after_mint, self.cache_key, ticket, token, expires_at)
+        return token
 
     def mint_assertion(self, key: KeyRef | None = None) -> str:
         """A signed assertion for this app and user. It is a credential for 3 minutes: never log it."""
@@ -341,8 +409,8 @@ class Credentials(httpx.Auth):
         except SfjwtError as exc:
             return exc, started
 
-    def _finish(self, outcome: tuple[AccessToken | SfjwtError, float]) -> AccessToken:
-        """Cache and announce a token, or announce and raise the error."""
+    def _finish(self, outcome: tuple[AccessToken | SfjwtError, float]) -> tuple[AccessToken, float]:
+        """Cache and announce a token (returned with its expiry), or announce and raise the error."""
         result, started = outcome
         elapsed = (time.perf_counter() - started) * 1000
         if isinstance(result, SfjwtError):
@@ -365,7 +433,7 @@ class Credentials(httpx.Auth):
                 duration_ms=elapsed,
             ),
         )
-        return result
+        return result, expires_at
 
     def _check_cooldown(self) -> None:
         """After `login rate exceeded`, fail fast for a while instead of adding logins to the count."""
@@ -430,7 +498,12 @@ class Credentials(httpx.Auth):
         if response.status_code == 401:
             await response.aread()
             if session_expired(response):
-                self.invalidate(token)
+                if self.shared_cache is None:
+                    self.invalidate(token)
+                else:
+                    import asyncio
+
+                    await asyncio.to_thread(self.invalidate, token)
                 request.headers["Authorization"] = (await self.get_token_async()).authorization_header()
                 yield request
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .events import ExchangeFailed, TokenIssued
     from .keyref import KeyRef
     from .secret import SecretBuffer
+    from .shared_cache import SharedCache
     from .signer import Signer
 
 PROJECT = "sfjwt_vault"
@@ -73,6 +74,17 @@ def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str | No
     store keeps versions, writing to an existing secret makes a new version (that is how keys rotate);
     where it does not, refuse to replace an existing key unless `overwrite` is true. Do not keep or log
     `pem`; the core wipes it.
+    """
+
+
+@hookspec(firstresult=True)
+def sfjwt_shared_cache(url: str) -> SharedCache | None:  # type: ignore[empty-body]
+    """Return a shared token store for the cache reference `url`, or None if its scheme is not yours.
+
+    Selected by SFJWT_TOKEN_CACHE (e.g. `dynamodb:<table>?region=..&kms_key=..`, `vault-kv:<mount>/<prefix>
+    ?transit=<mount>/<key>`) so a fleet makes one exchange per session. The store must encrypt the
+    access token (never store it in plaintext), grant a short mint lease to one caller at a time, and
+    invalidate only the token it is asked about. Create SDK clients lazily. See `sfjwt_vault.shared_cache`.
     """
 
 

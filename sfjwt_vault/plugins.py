@@ -205,6 +205,11 @@ class PluginHost:
             )
         return result
 
+    def shared_cache(self, url: str) -> Any:
+        """The shared token store for a cache reference (`SharedCache`), or None if no plugin serves it."""
+        self.ensure_loaded()
+        return self.pm.hook.sfjwt_shared_cache(url=url)
+
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call an event hook on every plugin; a failing observer is logged, never raised."""
         self.ensure_loaded()

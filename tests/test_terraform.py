@@ -235,9 +235,9 @@ def check_reads_exactly_one_secret(mod: Module) -> list[str]:
 
 
 def check_role_policies(mod: Module) -> list[str]:
-    """The Lambda role only gets the logs/read_secret/sign documents."""
+    """The Lambda role only gets the logs/read_secret/sign/shared_cache documents."""
     bad = []
-    allowed = {"logs", "read_secret", "sign"}
+    allowed = {"logs", "read_secret", "sign", "shared_cache"}
     for name, body in mod.resource.get("aws_iam_role_policy", {}).items():
         m = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([a-z_]+)(\[0\])?\.json\}", body["policy"])
         if not m or m.group(1) not in allowed:
@@ -256,9 +256,15 @@ def check_role_policies(mod: Module) -> list[str]:
     return bad
 
 
+# The token cache's documents are held to their own promises (check_shared_cache).
+CACHE_DOCS = ("shared_cache", "cache_token_key_policy", "cache_table_key_policy")
+
+
 def check_decrypt_via_secrets_manager(mod: Module) -> list[str]:
     bad = []
     for name, doc in mod.policy_docs().items():
+        if name in CACHE_DOCS:
+            continue
         for st in statements(doc):
             if "kms:Decrypt" not in mod.resolve_list(st.get("actions")):
                 continue
@@ -312,6 +318,91 @@ def check_signing_key(mod: Module) -> list[str]:
         for st in statements(doc):
             if "${aws_kms_key.signing[0].arn}" in mod.resolve_list(st.get("resources")):
                 bad.append(f"{name} grants on the signing key")
+    return bad
+
+
+CACHE_TABLE = "${aws_dynamodb_table.token_cache[0].arn}"
+CACHE_TOKEN_KEY = "${aws_kms_key.cache_token[0].arn}"
+CACHE_TABLE_KEY = "${aws_kms_key.cache_table[0].arn}"
+CACHE_ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+
+def _context_bound(mod: Module, st: dict[str, Any]) -> bool:
+    """Encryption context keys must be present (Null = false) and all be sfjwt:cache."""
+    conds = {(c.get("test"), c.get("variable")): mod.resolve_list(c.get("values")) for c in conditions(st)}
+    keys = conds.get(("ForAllValues:StringEquals", "kms:EncryptionContextKeys"))
+    present = conds.get(("Null", "kms:EncryptionContextKeys"))
+    return keys == ["sfjwt:cache"] and present in (["false"], [False])
+
+
+def check_shared_cache(mod: Module) -> list[str]:
+    """The role's DynamoDB actions only on the one table; kms:Encrypt/Decrypt on the token key only with
+    the sfjwt:cache encryption context; the table key only through DynamoDB; TTL, PITR and SSE on."""
+    bad = []
+    if mod.resolve("${local.cache_context_key}") != "sfjwt:cache":
+        bad.append("the encryption context key is not sfjwt:cache")
+    role = "${aws_iam_role.lambda.arn}"
+    for name, doc in mod.policy_docs().items():
+        for st in statements(doc):
+            actions = mod.resolve_list(st.get("actions"))
+            resources = mod.resolve_list(st.get("resources"))
+            idents = [i for p in principals(st) for i in mod.resolve_list(p.get("identifiers"))]
+            dynamo = [a for a in actions if a.startswith("dynamodb:")]
+            if dynamo and (
+                name != "shared_cache" or not set(dynamo) <= CACHE_ITEM_ACTIONS or resources != [CACHE_TABLE]
+            ):
+                bad.append(f"{name}: {dynamo} on {resources}")
+            if CACHE_TABLE in resources and set(actions) - CACHE_ITEM_ACTIONS:
+                bad.append(f"{name}: {actions} on the cache table")
+            usage = {"kms:Encrypt", "kms:Decrypt"} & set(actions)
+            if CACHE_TOKEN_KEY in resources and (name == "shared_cache" or role in idents):
+                if set(actions) != {"kms:Encrypt", "kms:Decrypt"} or resources != [CACHE_TOKEN_KEY]:
+                    bad.append(f"{name}: role gets {actions} on {resources} for the token key")
+                if not _context_bound(mod, st):
+                    bad.append(f"{name}: token key usage not bound to the sfjwt:cache encryption context")
+            if name == "shared_cache" and usage and resources != [CACHE_TOKEN_KEY]:
+                bad.append(f"shared_cache: {sorted(usage)} on {resources}")
+            if CACHE_TABLE_KEY in resources and role in idents:
+                via = [
+                    v
+                    for c in conditions(st)
+                    if c.get("variable") == "kms:ViaService" and c.get("test") == "StringEquals"
+                    for v in mod.resolve_list(c.get("values"))
+                ]
+                if via != ["${local.dynamodb_service}"] and via != ["dynamodb.${local.region}.amazonaws.com"]:
+                    bad.append(f"{name}: the role may use the table key outside DynamoDB")
+    table = mod.resource["aws_dynamodb_table"]["token_cache"]
+    ttl = _as_list(table.get("ttl"))
+    if not ttl or ttl[0].get("enabled") is not True or ttl[0].get("attribute_name") != "ttl_epoch":
+        bad.append("table TTL is not enabled on ttl_epoch")
+    if not any(p.get("enabled") is True for p in _as_list(table.get("point_in_time_recovery"))):
+        bad.append("table has no point-in-time recovery")
+    sse = _as_list(table.get("server_side_encryption"))
+    if not sse or sse[0].get("enabled") is not True or sse[0].get("kms_key_arn") != CACHE_TABLE_KEY:
+        bad.append("table is not encrypted with its customer managed key")
+    for key in ("cache_token", "cache_table"):
+        if mod.resource["aws_kms_key"][key].get("enable_key_rotation") is not True:
+            bad.append(f"{key} key does not rotate")
+    return bad
+
+
+def check_vault_shared_cache(mod: Module) -> list[str]:
+    bad = []
+    got = {}
+    for rule in _vault_policy_rules(mod, "shared_cache"):
+        got[mod.resolve(rule["path"])] = sorted(mod.resolve_list(rule.get("capabilities")))
+    want = {
+        "${local.kv_mount}/data/${var.cache_kv_prefix}/*": ["create", "read", "update"],
+        "${local.transit_mount}/encrypt/${var.cache_transit_key_name}": ["update"],
+        "${local.transit_mount}/decrypt/${var.cache_transit_key_name}": ["update"],
+    }
+    if got != want:
+        bad.append(f"token cache policy is {got}, expected {want}")
+    key = mod.resource["vault_transit_secret_backend_key"]["cache"]
+    if key.get("type") != "aes256-gcm96" or key.get("derived") is not True:
+        bad.append("token cache Transit key is not a derived aes256-gcm96 key")
+    if key.get("exportable") is not False or key.get("allow_plaintext_backup") is not False:
+        bad.append("token cache Transit key is exportable")
     return bad
 
 
@@ -468,8 +559,19 @@ def test_lambda_function(aws: Module) -> None:
     assert aws.variable["lambda_handler"]["default"] == "handler.handler"
     assert aws.variable["lambda_runtime"]["default"] == "python3.12"
     env = _as_list(fn["environment"])[0]["variables"]
-    assert set(env) == {"SF_CONSUMER_KEY", "SF_USERNAME", "SF_AUDIENCE", "SF_TOKEN_URL", "SFJWT_KEY", "SFJWT_PLUGINS"}
+    assert set(env) == {
+        "SF_CONSUMER_KEY",
+        "SF_USERNAME",
+        "SF_AUDIENCE",
+        "SF_TOKEN_URL",
+        "SFJWT_KEY",
+        "SFJWT_PLUGINS",
+        "SFJWT_TOKEN_CACHE",
+    }
     assert env["SFJWT_PLUGINS"] == "aws"
+    cache = aws.resolve(env["SFJWT_TOKEN_CACHE"])
+    assert "dynamodb:${aws_dynamodb_table.token_cache[0].name}?kms_key=${aws_kms_key.cache_token[0].arn}" in cache
+    assert ': "local"' in cache and aws.variable["enable_shared_cache"]["default"] is False
     sfjwt_key = aws.resolve(env["SFJWT_KEY"])
     assert "aws-sm:${aws_secretsmanager_secret.this[0].arn}" in sfjwt_key
     assert "aws-kms:${aws_kms_key.signing[0].arn}" in sfjwt_key
@@ -499,7 +601,10 @@ def test_vault_kv_policy_reads_exactly_one_path(vault: Module) -> None:
     assert check_kv_policy(vault) == []
 
 
-@pytest.mark.parametrize("variable", ["kv_mount", "kv_secret_path", "transit_mount", "transit_key_name"])
+@pytest.mark.parametrize(
+    "variable",
+    ["kv_mount", "kv_secret_path", "transit_mount", "transit_key_name", "cache_kv_prefix", "cache_transit_key_name"],
+)
 def test_vault_path_validation_rejects_globs(vault: Module, variable: str) -> None:
     condition = str(_as_list(vault.variable[variable]["validation"])[0]["condition"])
     pattern = re.search(r'regex\("((?:[^"\\]|\\.)*)"', condition).group(1).replace("\\\\", "\\")
@@ -522,7 +627,17 @@ def test_vault_auth_roles_bound_to_module_policies(vault: Module) -> None:
     assert vault.resource["vault_jwt_auth_backend_role"]["this"]["token_policies"] == "${local.policies}"
     policies = str(vault.locals["policies"])
     assert "vault_policy.kv_read[0].name" in policies and "vault_policy.transit_sign[0].name" in policies
-    assert set(vault.resource["vault_policy"]) == {"kv_read", "transit_sign"}
+    assert "vault_policy.shared_cache[0].name" in policies
+    assert set(vault.resource["vault_policy"]) == {"kv_read", "transit_sign", "shared_cache"}
+
+
+def test_aws_shared_cache_least_privilege(aws: Module) -> None:
+    assert check_shared_cache(aws) == []
+
+
+def test_vault_shared_cache_policy_and_key(vault: Module) -> None:
+    assert check_vault_shared_cache(vault) == []
+    assert vault.variable["enable_shared_cache"]["default"] is False
 
 
 # --------------------------------------------------------------------------- #
@@ -578,6 +693,57 @@ AWS_MUTATIONS = [
 ]
 
 
+AWS_MUTATIONS += [
+    (
+        check_shared_cache,
+        "shared_cache.tf",
+        'actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]',
+        'actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Scan"]',
+    ),
+    (
+        check_shared_cache,
+        "shared_cache.tf",
+        "resources = [aws_dynamodb_table.token_cache[0].arn]",
+        'resources = [aws_dynamodb_table.token_cache[0].arn, "arn:aws:dynamodb:r:1:table/other"]',
+    ),
+    (
+        check_shared_cache,
+        "iam.tf",
+        'actions   = ["kms:GetPublicKey"]',
+        'actions   = ["kms:GetPublicKey", "dynamodb:GetItem"]',
+    ),
+    (
+        check_shared_cache,
+        "shared_cache.tf",
+        '    condition {\n      test     = "Null"\n      variable = "kms:EncryptionContextKeys"\n      values   = ["false"]\n'
+        '    }\n  }\n}\n\nresource "aws_iam_role_policy"',
+        '  }\n}\n\nresource "aws_iam_role_policy"',
+    ),
+    (
+        check_shared_cache,
+        "shared_cache.tf",
+        'values   = [local.cache_context_key]\n    }\n\n    condition {\n      test     = "Null"\n      variable = '
+        '"kms:EncryptionContextKeys"\n      values   = ["false"]\n    }\n  }\n}\n\nresource "aws_kms_key_policy"',
+        'values   = ["sfjwt:cache", "other"]\n    }\n\n    condition {\n      test     = "Null"\n      variable = '
+        '"kms:EncryptionContextKeys"\n      values   = ["false"]\n    }\n  }\n}\n\nresource "aws_kms_key_policy"',
+    ),
+    (
+        check_shared_cache,
+        "shared_cache.tf",
+        '    sid       = "EncryptDecryptCachedTokens"\n    effect    = "Allow"\n    actions   = ["kms:Decrypt", "kms:Encrypt"]',
+        '    sid       = "EncryptDecryptCachedTokens"\n    effect    = "Allow"\n    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom"]',
+    ),
+    (
+        check_shared_cache,
+        "shared_cache.tf",
+        "values   = [local.dynamodb_service]",
+        'values   = ["lambda.amazonaws.com"]',
+    ),
+    (check_shared_cache, "shared_cache.tf", "enabled        = true", "enabled        = false"),
+    (check_shared_cache, "shared_cache.tf", "kms_key_arn = aws_kms_key.cache_table[0].arn", "kms_key_arn = null"),
+]
+
+
 @pytest.mark.parametrize("checker,filename,old,new", AWS_MUTATIONS)
 def test_aws_checkers_catch_mutations(aws: Module, checker: Any, filename: str, old: str, new: str) -> None:
     assert checker(aws) == []
@@ -620,6 +786,30 @@ VAULT_MUTATIONS = [
         'resource "vault_kv_secret_v2" "k" {\n  mount     = "kv"\n  name      = "x"\n  data_json = "{}"\n}\n'
         "# No vault_kv_secret_v2 on purpose",
     ),
+]
+
+
+VAULT_MUTATIONS += [
+    (
+        check_vault_shared_cache,
+        "shared_cache.tf",
+        'capabilities = ["create", "read", "update"]',
+        'capabilities = ["create", "read", "update", "delete", "list"]',
+    ),
+    (
+        check_vault_shared_cache,
+        "shared_cache.tf",
+        'path         = "${local.kv_mount}/data/${var.cache_kv_prefix}/*"',
+        'path         = "${local.kv_mount}/data/*"',
+    ),
+    (
+        check_vault_shared_cache,
+        "shared_cache.tf",
+        'path         = "${local.transit_mount}/decrypt/${var.cache_transit_key_name}"',
+        'path         = "${local.transit_mount}/decrypt/*"',
+    ),
+    (check_vault_shared_cache, "shared_cache.tf", "derived                = true", "derived                = false"),
+    (check_vault_shared_cache, "shared_cache.tf", "exportable             = false", "exportable             = true"),
 ]
 
 

@@ -4,10 +4,16 @@ signing in KMS). Entry point `aws`, extra `aws` (boto3).
     aws-sm:<secret name | ARN>[?region=&version_stage=&version_id=][#field]
     aws-kms:<key id | alias/name | key ARN>[?region=]
 
+and the fleet-wide token cache (SFJWT_TOKEN_CACHE):
+
+    dynamodb:<table>?kms_key=<symmetric key>[&region=][&lease=<seconds>]
+
 boto3 is imported on the first aws-* reference, not when this module loads.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sfjwt_vault import KeyRef, SecretBuffer, Signer, hookimpl
 
@@ -51,3 +57,12 @@ def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str | No
     from ._secrets import store_key
 
     return store_key(ref, pem, overwrite)
+
+
+@hookimpl
+def sfjwt_shared_cache(url: str) -> Any:
+    if not url.startswith("dynamodb:"):
+        return None
+    from ._token_cache import DynamoTokenCache
+
+    return DynamoTokenCache(url)

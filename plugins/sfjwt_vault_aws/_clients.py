@@ -19,7 +19,11 @@ from typing import Any
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
 
-_ENDPOINT_ENV = {"secretsmanager": "AWS_ENDPOINT_URL_SECRETS_MANAGER", "kms": "AWS_ENDPOINT_URL_KMS"}
+_ENDPOINT_ENV = {
+    "secretsmanager": "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "kms": "AWS_ENDPOINT_URL_KMS",
+    "dynamodb": "AWS_ENDPOINT_URL_DYNAMODB",
+}
 
 _clients: dict[tuple[str, str, str | None], Any] = {}
 _lock = threading.Lock()

@@ -1,9 +1,12 @@
-"""The `vault` plugin: keys in HashiCorp Vault / OpenBao KV (`vault:`) and keyless Transit (`vault-transit:`).
+"""The `vault` plugin: keys in HashiCorp Vault / OpenBao KV (`vault:`) and keyless Transit (`vault-transit:`),
+and the fleet-wide token cache `vault-kv:<mount>/<prefix>?transit=<mount>/<key>` (SFJWT_TOKEN_CACHE).
 
 hvac is imported on first use, never at import time, so `sfjwt plugins` works without the extra.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sfjwt_vault import KeyRef, SecretBuffer, hookimpl
 from sfjwt_vault.signer import Signer
@@ -49,6 +52,15 @@ def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str | No
     if ref.scheme != KV_SCHEME:
         return None
     return kv.store(ref, pem, overwrite, get_session())
+
+
+@hookimpl
+def sfjwt_shared_cache(url: str) -> Any:
+    if not url.startswith("vault-kv:"):
+        return None
+    from .token_cache import VaultTokenCache
+
+    return VaultTokenCache(url)
 
 
 def keep_alive() -> VaultSession:

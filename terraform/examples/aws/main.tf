@@ -22,6 +22,7 @@ module "sfjwt" {
 
   name                = var.name
   enable_kms_signing  = var.enable_kms_signing
+  enable_shared_cache = var.enable_shared_cache
   operator_arns       = var.operator_arns
   lambda_package_file = var.lambda_package_file
   lambda_layers       = var.lambda_layers

@@ -49,3 +49,9 @@ variable "sf_audience" {
   type        = string
   default     = "https://login.salesforce.com"
 }
+
+variable "enable_shared_cache" {
+  description = "Share one Salesforce session across all instances through the module's token cache (SFJWT_TOKEN_CACHE)."
+  type        = bool
+  default     = false
+}

@@ -19,7 +19,8 @@ module "sfjwt" {
   kv_mount       = var.kv_mount
   kv_secret_path = var.kv_secret_path
 
-  enable_transit = var.enable_transit
+  enable_transit      = var.enable_transit
+  enable_shared_cache = var.enable_shared_cache
 
   enable_approle         = true
   create_approle_backend = var.create_approle_backend

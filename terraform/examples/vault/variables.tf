@@ -51,3 +51,9 @@ variable "jwt_bound_subject" {
   type        = string
   default     = null
 }
+
+variable "enable_shared_cache" {
+  description = "Share one Salesforce session across all instances through the module's token cache (SFJWT_TOKEN_CACHE)."
+  type        = bool
+  default     = false
+}

@@ -80,7 +80,7 @@ data "archive_file" "package" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_50:X-Ray tracing needs xray:PutTraceSegments/PutTelemetryRecords on Resource "*" (X-Ray has no resource-level permissions), which would break the module's no-wildcard IAM promise.
   #checkov:skip=CKV_AWS_116:The function is invoked synchronously and returns the token to its caller; a DLQ only applies to asynchronous invocations and would need an extra sqs:SendMessage grant.
-  #checkov:skip=CKV_AWS_117:It only calls Salesforce and the Secrets Manager/KMS APIs; a VPC is deployment specific and its ENI management needs ec2:* permissions on Resource "*".
+  #checkov:skip=CKV_AWS_117:It only calls Salesforce and the Secrets Manager/KMS/DynamoDB APIs; a VPC is deployment specific and its ENI management needs ec2:* permissions on Resource "*".
   #checkov:skip=CKV_AWS_173:The environment holds no secret (consumer key = JWT iss, username, URLs, a key reference); it is encrypted at rest with the AWS managed key.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile and a signed artifact pipeline, which is outside this module.
   function_name                  = local.function_name
@@ -97,12 +97,13 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = {
-      SF_CONSUMER_KEY = var.sf_consumer_key
-      SF_USERNAME     = var.sf_username
-      SF_AUDIENCE     = var.sf_audience
-      SF_TOKEN_URL    = local.token_url
-      SFJWT_KEY       = local.sfjwt_key
-      SFJWT_PLUGINS   = "aws"
+      SF_CONSUMER_KEY   = var.sf_consumer_key
+      SF_USERNAME       = var.sf_username
+      SF_AUDIENCE       = var.sf_audience
+      SF_TOKEN_URL      = local.token_url
+      SFJWT_KEY         = local.sfjwt_key
+      SFJWT_PLUGINS     = "aws"
+      SFJWT_TOKEN_CACHE = local.token_cache
     }
   }
 
@@ -117,5 +118,6 @@ resource "aws_lambda_function" "this" {
     aws_iam_role_policy.logs,
     aws_iam_role_policy.read_secret,
     aws_iam_role_policy.sign,
+    aws_iam_role_policy.shared_cache,
   ]
 }

@@ -17,6 +17,12 @@ locals {
   token_url      = coalesce(var.sf_token_url, "${trimsuffix(var.sf_audience, "/")}/services/oauth2/token")
 
   secrets_manager_service = "secretsmanager.${local.region}.amazonaws.com"
+  dynamodb_service        = "dynamodb.${local.region}.amazonaws.com"
+
+  # The shared token cache (enable_shared_cache): the plugin's encryption
+  # context key, and the reference the Lambda gets as SFJWT_TOKEN_CACHE.
+  cache_context_key = "sfjwt:cache"
+  token_cache       = var.enable_shared_cache ? "dynamodb:${aws_dynamodb_table.token_cache[0].name}?kms_key=${aws_kms_key.cache_token[0].arn}&region=${local.region}" : "local"
 
   # Who administers the keys. Default: the account root, which delegates to IAM
   # policies of this account (the documented KMS default, minus key usage).

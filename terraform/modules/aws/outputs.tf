@@ -57,3 +57,18 @@ output "operator_policy_json" {
   description = "IAM policy JSON for the operators who run `sfjwt keygen --store aws-sm:...` (PutSecretValue/DescribeSecret on the one secret, GenerateDataKey/Decrypt via Secrets Manager) or read the KMS public key. Not attached by the module."
   value       = data.aws_iam_policy_document.operator.json
 }
+
+output "token_cache" {
+  description = "SFJWT_TOKEN_CACHE given to the Lambda: `dynamodb:<table>?kms_key=<key arn>&region=<region>` with enable_shared_cache, else `local`."
+  value       = local.token_cache
+}
+
+output "token_cache_table_arn" {
+  description = "ARN of the token cache table; null unless enable_shared_cache."
+  value       = var.enable_shared_cache ? aws_dynamodb_table.token_cache[0].arn : null
+}
+
+output "token_cache_kms_key_arn" {
+  description = "ARN of the KMS key that encrypts cached tokens (context key sfjwt:cache); null unless enable_shared_cache."
+  value       = var.enable_shared_cache ? aws_kms_key.cache_token[0].arn : null
+}

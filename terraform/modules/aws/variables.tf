@@ -70,6 +70,12 @@ variable "enable_kms_signing" {
   default     = false
 }
 
+variable "enable_shared_cache" {
+  description = "Fleet-wide token cache: create a DynamoDB table (TTL, PITR, SSE with a CMK) and a KMS key that encrypts the cached tokens, grant the Lambda role GetItem/UpdateItem on that table and kms:Encrypt/Decrypt with the sfjwt:cache encryption context, and set SFJWT_TOKEN_CACHE. Concurrent instances then share one Salesforce session instead of one login each."
+  type        = bool
+  default     = false
+}
+
 variable "signing_key_spec" {
   description = "Key spec of the asymmetric KMS signing key (only used when enable_kms_signing = true)."
   type        = string

@@ -1,6 +1,7 @@
 locals {
   kv_mount      = var.enable_kv && var.create_kv_mount ? vault_mount.kv[0].path : var.kv_mount
-  transit_mount = var.enable_transit && var.create_transit_mount ? vault_mount.transit[0].path : var.transit_mount
+  transit_mount = local.need_transit && var.create_transit_mount ? vault_mount.transit[0].path : var.transit_mount
+  need_transit  = var.enable_transit || var.enable_shared_cache
   approle_path  = var.enable_approle && var.create_approle_backend ? vault_auth_backend.approle[0].path : var.approle_path
   jwt_path      = var.enable_jwt && var.create_jwt_backend ? vault_jwt_auth_backend.jwt[0].path : var.jwt_path
 
@@ -12,6 +13,7 @@ locals {
   policies = concat(
     var.enable_kv ? [vault_policy.kv_read[0].name] : [],
     var.enable_transit ? [vault_policy.transit_sign[0].name] : [],
+    var.enable_shared_cache ? [vault_policy.shared_cache[0].name] : [],
   )
 
   sfjwt_key = var.enable_transit ? "vault-transit:${var.transit_mount}/${var.transit_key_name}" : "vault:${var.kv_mount}/${var.kv_secret_path}"
@@ -51,7 +53,7 @@ resource "vault_policy" "kv_read" {
 # --- Transit (keyless) ----------------------------------------------------------
 
 resource "vault_mount" "transit" {
-  count = var.enable_transit && var.create_transit_mount ? 1 : 0
+  count = local.need_transit && var.create_transit_mount ? 1 : 0
 
   path        = var.transit_mount
   type        = "transit"

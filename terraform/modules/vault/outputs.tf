@@ -57,3 +57,13 @@ output "jwt_role_name" {
   description = "JWT auth role name (null unless enable_jwt)."
   value       = var.enable_jwt ? vault_jwt_auth_backend_role.this[0].role_name : null
 }
+
+output "token_cache" {
+  description = "SFJWT_TOKEN_CACHE for the workers: `vault-kv:<kv mount>/<prefix>?transit=<mount>/<key>` (null unless enable_shared_cache)."
+  value       = var.enable_shared_cache ? "vault-kv:${local.kv_mount}/${var.cache_kv_prefix}?transit=${local.transit_mount}/${var.cache_transit_key_name}" : null
+}
+
+output "shared_cache_policy_name" {
+  description = "Name of the token cache policy (null unless enable_shared_cache)."
+  value       = var.enable_shared_cache ? vault_policy.shared_cache[0].name : null
+}

@@ -92,6 +92,36 @@ variable "transit_key_type" {
   }
 }
 
+# --- Shared token cache (vault-kv:<kv mount>/<prefix>?transit=<mount>/<key>) ---
+
+variable "enable_shared_cache" {
+  description = "Fleet-wide token cache: a derived aes256-gcm96 Transit key that encrypts cached tokens, and a policy (attached to the roles) for create/read/update under <kv_mount>/data/<cache_kv_prefix>/ and encrypt/decrypt with that key. Concurrent workers then share one Salesforce session."
+  type        = bool
+  default     = false
+}
+
+variable "cache_kv_prefix" {
+  description = "Path under kv_mount holding one cache entry per app and user (named by a hash): the `<prefix>` in vault-kv:<kv_mount>/<prefix>."
+  type        = string
+  default     = "sfjwt-token-cache"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.cache_kv_prefix))
+    error_message = "cache_kv_prefix must be a slash-separated path without leading/trailing slash or glob characters."
+  }
+}
+
+variable "cache_transit_key_name" {
+  description = "Name of the Transit key (aes256-gcm96, derived) that encrypts cached tokens."
+  type        = string
+  default     = "sfjwt-token-cache"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+$", var.cache_transit_key_name))
+    error_message = "cache_transit_key_name may only contain letters, digits, '.', '-' and '_'."
+  }
+}
+
 # --- Auth --------------------------------------------------------------------
 
 variable "token_ttl" {

@@ -1,0 +1,231 @@
+"""A fleet-wide token cache in DynamoDB, the token encrypted with KMS: `dynamodb:<table>?kms_key=..`.
+
+    dynamodb:<table name | ARN>?kms_key=<key id | alias/name | ARN>[&region=][&lease=<seconds>]
+
+One item per CacheKey, partition key `pk` = a hash of the key tuple. Attributes: `ct` (the token
+response encrypted with KMS Encrypt, EncryptionContext {"sfjwt:cache": pk}), `fp` (a hash of the token,
+for conditional invalidation), `expires_at`, `lease_id`/`lease_until` (the mint lease), `ttl_epoch`
+(the table's TTL attribute) and, for humans, `username` and `token_url`. The plaintext token never
+reaches DynamoDB. Every write is conditional: one instance holds the lease; invalidation removes only
+the token whose fingerprint it names; a lease is only freed by its holder or by time.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
+from sfjwt_vault.cache import CacheKey
+from sfjwt_vault.shared_cache import (
+    DEFAULT_LEASE_TTL,
+    Stored,
+    fingerprint,
+    key_hash,
+    token_from_bytes,
+    token_to_bytes,
+)
+from sfjwt_vault.token import AccessToken
+
+from ._clients import forget_client, get_client, quiet_botocore
+from ._errors import Operation, call_with_retry
+from ._ref import resolve_region
+
+SCHEME = "dynamodb"
+CONTEXT_KEY = "sfjwt:cache"
+ATTEMPTS = 2  # a short retry: when the store is down the caller mints locally instead
+TTL_GRACE = 3600  # items outlive their token by an hour, then DynamoDB's TTL deletes them
+_OPTIONS = {"region", "kms_key", "lease"}
+_CONFLICT = object()
+
+T = TypeVar("T")
+
+
+def parse_lease(ref: KeyRef) -> float:
+    raw = ref.options.get("lease")
+    if raw is None:
+        return DEFAULT_LEASE_TTL
+    try:
+        lease = float(raw)
+    except ValueError:
+        lease = 0.0
+    if not 0.5 <= lease <= 600:
+        raise ConfigurationError(f"{ref}: lease= must be 0.5 to 600 seconds", hint="the default is 30")
+    return lease
+
+
+class DynamoTokenCache:
+    """`SharedCache` on one DynamoDB table. Thread-safe (boto3 clients are)."""
+
+    def __init__(self, url: str) -> None:
+        ref = KeyRef.parse(url)
+        unknown = sorted(set(ref.options) - _OPTIONS)
+        if unknown:
+            raise ConfigurationError(
+                f"the token cache {url!r} has unknown option(s): {', '.join(unknown)}",
+                hint="dynamodb:<table>?kms_key=alias/<name>[&region=..][&lease=30]",
+            )
+        kms_key = ref.options.get("kms_key", "").strip()
+        if not kms_key:
+            raise ConfigurationError(
+                f"the token cache {url!r} names no kms_key",
+                hint="tokens are encrypted before they are stored: add ?kms_key=alias/<symmetric key>",
+            )
+        self.table = ref.path
+        self.kms_key = kms_key
+        self.region = resolve_region(ref.options.get("region") or _arn_region(ref.path), ref)
+        self.lease_ttl = parse_lease(ref)
+        self.name = f"{SCHEME}:{self.table}"
+
+    def __repr__(self) -> str:
+        return f"<DynamoTokenCache {self.name} kms_key={self.kms_key} lease={self.lease_ttl:g}s>"
+
+    # -- SharedCache -------------------------------------------------------------------------------
+
+    def get(self, key: CacheKey) -> Stored | None:
+        pk = key_hash(key)
+        response = self._db("dynamodb:GetItem", lambda c: c.get_item(**self._item(pk), ConsistentRead=True))
+        item = response.get("Item") or {}
+        if "ct" not in item or "expires_at" not in item:
+            return None
+        expires_at = float(item["expires_at"]["N"])
+        if expires_at <= time.time():
+            return None
+        return Stored(self._decrypt(pk, item["ct"]["B"]), expires_at)
+
+    def try_acquire(self, key: CacheKey, ttl: float) -> object | None:
+        pk, lease_id, now = key_hash(key), uuid.uuid4().hex, time.time()
+        result = self._update(
+            "dynamodb:UpdateItem",
+            pk,
+            update="SET lease_id = :id, lease_until = :until, username = :user, token_url = :url, "
+            "ttl_epoch = if_not_exists(ttl_epoch, :ttl)",
+            condition="attribute_not_exists(pk) OR attribute_not_exists(lease_until) OR lease_until < :now",
+            values={
+                ":id": {"S": lease_id},
+                ":until": {"N": _num(now + ttl)},
+                ":now": {"N": _num(now)},
+                ":user": {"S": key.username},
+                ":url": {"S": key.token_url},
+                ":ttl": {"N": str(int(now + ttl + TTL_GRACE))},
+            },
+        )
+        return None if result is _CONFLICT else lease_id
+
+    def release(self, key: CacheKey, lease: object) -> None:
+        self._update(
+            "dynamodb:UpdateItem",
+            key_hash(key),
+            update="REMOVE lease_id, lease_until",
+            condition="lease_id = :id",
+            values={":id": {"S": str(lease)}},
+        )
+
+    def put(self, key: CacheKey, token: AccessToken, expires_at: float, lease: object) -> bool:
+        pk = key_hash(key)
+        blob = self._encrypt(pk, token)
+        result = self._update(
+            "dynamodb:UpdateItem",
+            pk,
+            update="SET ct = :ct, fp = :fp, expires_at = :exp, ttl_epoch = :ttl, username = :user, "
+            "token_url = :url REMOVE lease_id, lease_until",
+            condition="lease_id = :id OR attribute_not_exists(lease_until) OR lease_until < :now",
+            values={
+                ":ct": {"B": blob},
+                ":fp": {"S": fingerprint(key, token)},
+                ":exp": {"N": _num(expires_at)},
+                ":ttl": {"N": str(int(expires_at + TTL_GRACE))},
+                ":user": {"S": key.username},
+                ":url": {"S": key.token_url},
+                ":id": {"S": str(lease)},
+                ":now": {"N": _num(time.time())},
+            },
+        )
+        return result is not _CONFLICT
+
+    def invalidate(self, key: CacheKey, token: AccessToken) -> bool:
+        result = self._update(
+            "dynamodb:UpdateItem",
+            key_hash(key),
+            update="REMOVE ct, fp, expires_at",
+            condition="fp = :fp",
+            values={":fp": {"S": fingerprint(key, token)}},
+        )
+        return result is not _CONFLICT
+
+    # -- calls ---------------------------------------------------------------------------------------
+
+    def _item(self, pk: str) -> dict[str, Any]:
+        return {"TableName": self.table, "Key": {"pk": {"S": pk}}}
+
+    def _update(self, action: str, pk: str, *, update: str, condition: str, values: dict[str, Any]) -> Any:
+        def call(client: Any) -> Any:
+            try:
+                return client.update_item(
+                    **self._item(pk),
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
+            except client.exceptions.ConditionalCheckFailedException:
+                return _CONFLICT
+
+        return self._db(action, call)
+
+    def _db(self, action: str, fn: Callable[[Any], T]) -> T:
+        client = get_client("dynamodb", self.region)
+        with quiet_botocore():
+            return call_with_retry(
+                Operation(ref=self.name, action=action, resource=f"table {self.table}", region=self.region),
+                lambda: fn(client),
+                attempts=ATTEMPTS,
+                on_no_credentials=lambda: forget_client("dynamodb", self.region),
+            )
+
+    def _kms(self, action: str, fn: Callable[[Any], T]) -> T:
+        client = get_client("kms", self.region)
+        with quiet_botocore():  # botocore's DEBUG lines would show the plaintext (base64) of a Decrypt
+            return call_with_retry(
+                Operation(
+                    ref=self.name,
+                    action=action,
+                    resource=self.kms_key,
+                    region=self.region,
+                    extra_permissions=f'the key policy must allow it with kms:EncryptionContextKeys "{CONTEXT_KEY}"',
+                ),
+                lambda: fn(client),
+                attempts=ATTEMPTS,
+                on_no_credentials=lambda: forget_client("kms", self.region),
+            )
+
+    def _encrypt(self, pk: str, token: AccessToken) -> bytes:
+        plaintext = token_to_bytes(token)
+        response = self._kms(
+            "kms:Encrypt",
+            lambda c: c.encrypt(KeyId=self.kms_key, Plaintext=plaintext, EncryptionContext={CONTEXT_KEY: pk}),
+        )
+        blob = response.get("CiphertextBlob")
+        if not isinstance(blob, bytes) or not blob:
+            raise KeyBackendError(f"KMS returned no ciphertext for the token cache {self.name}")
+        return blob
+
+    def _decrypt(self, pk: str, blob: bytes) -> AccessToken:
+        response = self._kms(
+            "kms:Decrypt",
+            lambda c: c.decrypt(KeyId=self.kms_key, CiphertextBlob=blob, EncryptionContext={CONTEXT_KEY: pk}),
+        )
+        try:
+            return token_from_bytes(response["Plaintext"])
+        except (KeyError, ValueError, TypeError):
+            raise KeyBackendError(f"the token cache {self.name} holds an item that is not a token") from None
+
+
+def _num(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _arn_region(path: str) -> str | None:
+    parts = path.split(":")
+    return parts[3] if path.startswith("arn:") and len(parts) > 4 and parts[2] == "dynamodb" else None

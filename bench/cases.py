@@ -720,10 +720,9 @@ def fleet_burst(org: Org, processes: int, threads: int, repeats: int) -> dict[st
 
     import boto3
 
-    from tests.aws.conftest import stop
     from tests.fleet.serial_moto import start_serial_moto
     from tests.fleet.worker import run_fleet
-    from tests.vault.conftest import start_dev_server
+    from tests.servers import start_dev_server, stop
 
     tmp = Path(tempfile.mkdtemp(prefix="sfjwt-bench-fleet-"))
     moto_url, moto = start_serial_moto(tmp)  # atomic conditional writes, as DynamoDB's

@@ -18,8 +18,9 @@ import sfjwt_vault_file
 import sfjwt_vault_hashicorp
 
 from sfjwt_vault.plugins import PluginHost
-from tests.aws.conftest import _client, aws_env, stop  # noqa: F401 - fixtures reused
+from tests.aws.conftest import _client, aws_env  # noqa: F401 - fixtures reused
 from tests.fleet.serial_moto import start_serial_moto
+from tests.servers import stop
 from tests.vault.conftest import Bao, bao, clean_env  # noqa: F401 - fixtures reused
 
 TRANSIT_KEY = "sfjwt-cache"

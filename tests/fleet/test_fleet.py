@@ -17,9 +17,9 @@ from sfjwt_vault.plugins import PluginHost
 from sfjwt_vault.shared_cache import SharedCache, Stored, key_hash
 from sfjwt_vault.testing.pytest_plugin import SalesforceApp
 from sfjwt_vault.token import AccessToken
-from tests.aws.conftest import free_port
 from tests.fleet.worker import run_fleet
 from tests.helpers import credentials_for
+from tests.servers import free_port
 from tests.vault.conftest import Bao
 
 PROCESSES = 8

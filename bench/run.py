@@ -259,6 +259,21 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(_row(name, s))
     for backend, overhead in rl["overhead_ms"].items():
         lines.append(f"| {backend}: login overhead beyond the hand-written one | {overhead:.3f} | | |")
+    fleet = r.get("fleet_burst")
+    if fleet:
+        lines += [
+            "",
+            f"### 7. A fleet on a cold cache: {fleet['processes']} processes x {fleet['threads']} threads "
+            f"({fleet['repeats']} bursts)",
+            "",
+            "| shared cache | exchanges per burst | wall ms median | p10 – p90 |",
+            "|---|---|---|---|",
+        ]
+        for name, row in fleet["rows"].items():
+            wall = row["wall_ms"]
+            lines.append(
+                f"| {name} | {row['exchanges']} | {wall['median']:.0f} | {wall['p10']:.0f} – {wall['p90']:.0f} |"
+            )
     lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
     for t in r["targets"]:
         met = "pending" if t["met"] is None else ("yes" if t["met"] else "**NO**")

@@ -68,6 +68,19 @@ class SharedCache(Protocol):
         """Forget the stored token only if it is still `token` (a newer one is kept)."""
 
 
+def lease_seconds(raw: str | None, where: str) -> float:
+    """The `lease=` option of a shared-cache reference: 0.5 to 600 seconds, default DEFAULT_LEASE_TTL."""
+    if raw is None:
+        return DEFAULT_LEASE_TTL
+    try:
+        lease = float(raw)
+    except ValueError:
+        lease = 0.0
+    if not 0.5 <= lease <= 600:
+        raise ConfigurationError(f"{where}: lease= must be 0.5 to 600 seconds", hint="the default is 30")
+    return lease
+
+
 def key_hash(key: CacheKey) -> str:
     """The partition key / path name for a CacheKey: a hash of the tuple (no URL quoting issues)."""
     return hashlib.sha256(json.dumps(list(key)).encode()).hexdigest()[:40]

@@ -55,12 +55,19 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes] | None = None, time
     raise RuntimeError(f"moto_server at {url} did not answer within {timeout} s")
 
 
-def start_moto(tmp: Path, env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen[bytes]]:
-    """A moto_server on a free loopback port (log in `tmp`): its URL and process."""
+def start_moto(
+    tmp: Path, env: dict[str, str] | None = None, command: list[str] | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """A moto server on a free loopback port (log in `tmp`): its URL and process.
+
+    `command` replaces `moto_server` by another moto front end taking `-H HOST -p PORT` (the fleet's
+    one-request-at-a-time server, the hygiene tests' BYOK KMS).
+    """
     port = free_port()
     log = (tmp / f"moto-{port}.log").open("wb")
     process = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
+        [*(command or [MOTO_SERVER]), "-H", "127.0.0.1", "-p", str(port)],
+        cwd=Path(__file__).resolve().parents[1],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},

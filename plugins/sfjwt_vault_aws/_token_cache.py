@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
 from sfjwt_vault.cache import CacheKey
 from sfjwt_vault.shared_cache import (
-    DEFAULT_LEASE_TTL,
     Stored,
     fingerprint,
     key_hash,
+    lease_seconds,
     token_from_bytes,
     token_to_bytes,
 )
@@ -41,19 +41,6 @@ _OPTIONS = {"region", "kms_key", "lease"}
 _CONFLICT = object()
 
 T = TypeVar("T")
-
-
-def parse_lease(ref: KeyRef) -> float:
-    raw = ref.options.get("lease")
-    if raw is None:
-        return DEFAULT_LEASE_TTL
-    try:
-        lease = float(raw)
-    except ValueError:
-        lease = 0.0
-    if not 0.5 <= lease <= 600:
-        raise ConfigurationError(f"{ref}: lease= must be 0.5 to 600 seconds", hint="the default is 30")
-    return lease
 
 
 class DynamoTokenCache:
@@ -76,7 +63,7 @@ class DynamoTokenCache:
         self.table = ref.path
         self.kms_key = kms_key
         self.region = resolve_region(ref.options.get("region") or _arn_region(ref.path), ref)
-        self.lease_ttl = parse_lease(ref)
+        self.lease_ttl = lease_seconds(ref.options.get("lease"), str(ref))
         self.name = f"{SCHEME}:{self.table}"
 
     def __repr__(self) -> str:

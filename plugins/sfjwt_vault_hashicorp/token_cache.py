@@ -19,7 +19,7 @@ from typing import Any
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
 from sfjwt_vault.cache import CacheKey
-from sfjwt_vault.shared_cache import DEFAULT_LEASE_TTL, Stored, fingerprint, key_hash, token_from_bytes, token_to_bytes
+from sfjwt_vault.shared_cache import Stored, fingerprint, key_hash, lease_seconds, token_from_bytes, token_to_bytes
 from sfjwt_vault.token import AccessToken
 
 from .errors import VaultNotFound
@@ -62,8 +62,7 @@ class VaultTokenCache:
                 f"the token cache {url!r} must be vault-kv:<mount>/<prefix>", hint="e.g. vault-kv:secret/sfjwt-cache"
             )
         self.prefix = full[len(self.mount) + 1 :]
-        lease = ref.options.get("lease")
-        self.lease_ttl = DEFAULT_LEASE_TTL if lease is None else _lease(lease, url)
+        self.lease_ttl = lease_seconds(ref.options.get("lease"), url)
         self.name = f"{SCHEME}:{full}"
         self._session = session
 
@@ -212,11 +211,3 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _lease(raw: str, url: str) -> float:
-    try:
-        lease = float(raw)
-    except ValueError:
-        lease = 0.0
-    if not 0.5 <= lease <= 600:
-        raise ConfigurationError(f"{url}: lease= must be 0.5 to 600 seconds", hint="the default is 30")
-    return lease

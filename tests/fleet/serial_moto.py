@@ -15,24 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.servers import free_port, stop, wait_until_up
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.servers import start_moto
 
 
 def start_serial_moto(tmp: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    log = (tmp / f"serial-moto-{port}.log").open("wb")
-    process = subprocess.Popen(  # nosec B603 - this interpreter, our own module
-        [sys.executable, "-m", "tests.fleet.serial_moto", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, process)
-    except BaseException:
-        stop(process)
-        raise
-    return url, process
+    return start_moto(tmp, command=[sys.executable, "-m", "tests.fleet.serial_moto"])
 
 
 def main(port: int) -> None:
@@ -44,4 +31,4 @@ def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[sys.argv.index("-p") + 1]))  # called as `-H 127.0.0.1 -p PORT`, like moto_server

@@ -110,21 +110,10 @@ class Stores:
 
 
 def _start_byok_moto(key: ScanKey) -> tuple[str, subprocess.Popen[bytes]]:
-    from tests.servers import free_port, stop, wait_until_up
+    from tests.servers import start_moto
 
-    port = free_port()
-    log = (key.directory / "moto.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.hygiene.moto_byok", "-H", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env={**_child_env({}), "SFJWT_TEST_BYOK_PEM": str(key.pem_path)}, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, process)
-    except BaseException:
-        stop(process)
-        raise
-    return url, process
+    env = {**_child_env({}), "SFJWT_TEST_BYOK_PEM": str(key.pem_path)}
+    return start_moto(key.directory, env=env, command=[sys.executable, "-m", "tests.hygiene.moto_byok"])
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import AssertionExpiredError, SfjwtError, TransientError
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     max_attempts: int = 4
     base_delay: float = 0.5
     max_delay: float = 8.0
@@ -32,17 +31,16 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 _rng = random.Random()  # noqa: S311  # nosec B311 - jitter, not cryptography
 
 
-@dataclass
 class Attempts:
     """State of one retried exchange. `next(error)` says whether and after how long to try again."""
 
-    policy: RetryPolicy
-    started: float = 0.0
-    count: int = 0
-    expired_retried: bool = False
+    __slots__ = ("count", "expired_retried", "policy", "started")
 
-    def __post_init__(self) -> None:
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
         self.started = time.monotonic()
+        self.count = 0
+        self.expired_retried = False
 
     def next(self, error: SfjwtError) -> tuple[float, bool] | None:
         """(seconds to wait, whether to mint a fresh assertion), or None to give up and raise."""

@@ -162,9 +162,12 @@ class VaultSession:
         policy_path = policy_path or path
         for attempt in (1, 2):
             client = self.client()
+            token = client.token
             try:
                 response = client.adapter.request(method, "/v1/" + path, **kwargs)
             except hvac.exceptions.Forbidden as exc:
+                if attempt == 1 and self.settings.auth != "token" and client.token != token:
+                    continue  # another thread logged in meanwhile: the refusal was for the old token
                 if self._token_valid(client):
                     translate(exc, what=what, path=policy_path, capability=capability, addr=self.settings.addr)
                 if self.settings.auth != "token" and attempt == 1:

@@ -305,13 +305,18 @@ def test_threads_survive_a_revoked_token(approle_env: Bao) -> None:
 
     revoked = threading.Event()
 
+    errors: list[BaseException] = []
+
     def work() -> None:
         start.wait()
-        for _ in range(500):  # bounded: reads until the revocation, then two more
+        try:
+            for _ in range(500):  # bounded: reads until the revocation, then two more
+                results.append(read_ok(session, approle_env, path))
+                if revoked.is_set():
+                    break
             results.append(read_ok(session, approle_env, path))
-            if revoked.is_set():
-                break
-        results.append(read_ok(session, approle_env, path))
+        except BaseException as exc:  # a thread's failure must fail the test, not just warn
+            errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
@@ -321,5 +326,6 @@ def test_threads_survive_a_revoked_token(approle_env: Bao) -> None:
     revoked.set()
     for t in threads:
         t.join()
+    assert errors == []
     assert results and all(results)
     assert session.client().token != first_token

@@ -315,7 +315,7 @@ def test_threads_survive_a_revoked_token(approle_env: Bao) -> None:
                 if revoked.is_set():
                     break
             results.append(read_ok(session, approle_env, path))
-        except BaseException as exc:  # a thread's failure must fail the test, not just warn
+        except BaseException as exc:  # noqa: BLE001 - a thread's failure must fail the test, not just warn
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(4)]

@@ -519,6 +519,10 @@ def test_cli_main(tmp_path: Any) -> None:
         assert lines[2].strip() == "audience:  https://test.salesforce.com"
         base = lines[0].split()[-1]
         assert CLIENT.get(base + "/services/data/").status_code == 200
+        proc.terminate()  # SIGTERM stops it cleanly, like Ctrl-C
+        assert proc.wait(timeout=5) == 0
+        assert "stopped" in proc.stdout.read()
     finally:
-        proc.terminate()
-        proc.wait(timeout=5)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)

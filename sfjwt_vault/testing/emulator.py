@@ -25,6 +25,7 @@ import ipaddress
 import json
 import re
 import secrets
+import signal
 import socket
 import ssl
 import string
@@ -829,10 +830,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"consumer key: {app.consumer_key}")
             print(f"username:     {user.username}")
         print("serving; press Ctrl-C to stop", flush=True)
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            # Containers and process managers stop with SIGTERM; treat it like Ctrl-C.
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            threading.Event().wait()
+            while not stop.wait(0.2):
+                pass
         except KeyboardInterrupt:
-            print("stopped")
+            pass
+        print("stopped", flush=True)
     return 0
 
 

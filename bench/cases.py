@@ -39,7 +39,7 @@ from sfjwt_vault.keyref import KeyRef
 from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost
 
-from .harness import LOGIN_TOKEN_URL, Org, routed_to, summarize, timed_ms
+from .harness import LOGIN_TOKEN_URL, Org, interleaved_ms, routed_to, summarize
 from .servers import KV_MOUNT, TRANSIT_MOUNT, Backends
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,12 +149,7 @@ def cold_mint(org: Org, rounds: int) -> dict[str, Any]:
             "simple-salesforce Salesforce(privatekey_file=...)": simple_salesforce,
         }
         before = org.emulator.tokens_issued
-        for fn in contenders.values():  # warm-up: imports, first connection, first key validation
-            fn()
-        samples: dict[str, list[float]] = {name: [] for name in contenders}
-        for _ in range(rounds):
-            for name, fn in contenders.items():
-                samples[name].append(timed_ms(fn))
+        samples = interleaved_ms(contenders, rounds)  # warm-up covers imports, first connection and key validation
         issued = org.emulator.tokens_issued - before
         creds.close()
         floor.close()
@@ -566,12 +561,7 @@ def key_latency(org: Org, rounds: int, backends: Backends) -> dict[str, Any]:
         measured[f"{name}: SDK's raw sign"] = functools.partial(raw[name], message)
         measured[f"{name}: our signer's sign (signer kept)"] = functools.partial(signer.sign, message)
         measured[f"{name}: mint_assertion (remote sign)"] = functools.partial(creds.mint_assertion, ref)
-    for fn in measured.values():
-        fn()
-    samples: dict[str, list[float]] = {name: [] for name in measured}
-    for _ in range(rounds):
-        for name, fn in measured.items():
-            samples[name].append(timed_ms(fn))
+    samples = interleaved_ms(measured, rounds)
     creds.close()
     stats = {name: summarize(values) for name, values in samples.items()}
     floor = stats["floor: jwt.encode with a kept key object"]["median"]
@@ -640,12 +630,7 @@ def remote_login(org: Org, rounds: int, backends: Backends) -> dict[str, Any]:
         )
         closers += [floor.close, creds.close]
     before = org.emulator.tokens_issued
-    for fn in contenders.values():
-        fn()
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            samples[name].append(timed_ms(fn))
+    samples = interleaved_ms(contenders, rounds)
     issued = org.emulator.tokens_issued - before
     for close in closers:
         close()

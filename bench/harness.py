@@ -60,6 +60,18 @@ def timed_ms(fn: Callable[[], Any]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def interleaved_ms(contenders: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+    """Each contender once to warm up, then `rounds` rounds of A B C, A B C, ...: machine noise hits
+    every contender alike, so their ratios hold on a shared machine."""
+    for fn in contenders.values():
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            samples[name].append(timed_ms(fn))
+    return samples
+
+
 # -- the emulator, as login.salesforce.com ---------------------------------------------------------
 
 

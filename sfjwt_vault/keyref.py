@@ -76,6 +76,15 @@ class KeyRef:
     def __str__(self) -> str:
         return self.raw or f"{self.scheme}:{self.path}"
 
+    def check_options(self, allowed: set[str], example: str, *, what: str = "key reference") -> None:
+        """Refuse query options the backend does not know: a typo must not be silently ignored."""
+        unknown = sorted(set(self.options) - allowed)
+        if unknown:
+            raise ConfigurationError(
+                f"the {what} {str(self)!r} has unknown option(s): {', '.join(unknown)}",
+                hint=f"allowed: {', '.join(sorted(allowed)) or 'none'}; for example {example}",
+            )
+
 
 def has_dot_segment(path: str) -> bool:
     """True if `path` (percent-decoded, `\\` as `/`) has a `.` or `..` segment. Plugins check path-like

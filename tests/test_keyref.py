@@ -54,3 +54,11 @@ def test_file_paths_are_the_users_choice_but_control_characters_are_not() -> Non
     for bad in ("file:/keys/sf\x00.pem", "file:/keys/sf\n.pem", "file:/keys/\x1b[31m.pem"):
         with pytest.raises(ConfigurationError, match="control characters"):
             KeyRef.parse(bad)
+
+
+def test_unknown_options_are_refused_with_the_allowed_ones() -> None:
+    ref = KeyRef.parse("aws-sm:prod/sf?regoin=eu-west-1")
+    with pytest.raises(ConfigurationError, match="unknown option\\(s\\): regoin") as info:
+        ref.check_options({"region"}, "aws-sm:prod/sf?region=eu-west-1")
+    assert "allowed: region" in (info.value.hint or "")
+    KeyRef.parse("aws-sm:prod/sf?region=eu-west-1").check_options({"region"}, "x")  # known: no error

@@ -22,8 +22,9 @@ PREVIOUS = "AWSPREVIOUS"
 DEFAULT_FIELD = "private_key"
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:(?P<service>secretsmanager|kms):(?P<region>[a-z0-9-]+):\d{12}:.+$")
-_SM_OPTIONS = {"version_stage", "version_id", "region"}
-_KMS_OPTIONS = {"region"}
+# passphrase_env is the core's (an encrypted PEM in the secret).
+_SM_OPTIONS = {"version_stage", "version_id", "region", "passphrase_env"}
+_KMS_OPTIONS = {"region", "passphrase_env"}
 
 
 class SecretRef(NamedTuple):
@@ -54,7 +55,7 @@ class KmsKeyRef(NamedTuple):
 
 
 def parse_secret_ref(ref: KeyRef) -> SecretRef:
-    _check_options(ref, _SM_OPTIONS, "aws-sm:prod/sf-jwt?region=eu-west-1&version_stage=AWSCURRENT#private_key")
+    ref.check_options(_SM_OPTIONS, "aws-sm:prod/sf-jwt?region=eu-west-1&version_stage=AWSCURRENT#private_key")
     region = ref.options.get("region") or _arn_region(ref.path, "secretsmanager")
     return SecretRef(
         secret_id=ref.path,
@@ -67,7 +68,7 @@ def parse_secret_ref(ref: KeyRef) -> SecretRef:
 
 
 def parse_kms_ref(ref: KeyRef) -> KmsKeyRef:
-    _check_options(ref, _KMS_OPTIONS, "aws-kms:alias/salesforce-jwt?region=eu-west-1")
+    ref.check_options(_KMS_OPTIONS, "aws-kms:alias/salesforce-jwt?region=eu-west-1")
     region = ref.options.get("region") or _arn_region(ref.path, "kms")
     if ref.fragment:
         raise ConfigurationError(
@@ -85,15 +86,6 @@ def previous_version(ref: KeyRef) -> KeyRef | None:
     options["version_stage"] = PREVIOUS
     raw = f"{SM_SCHEME}:{ref.path}?{urlencode(options)}" + (f"#{ref.fragment}" if ref.fragment else "")
     return KeyRef(scheme=SM_SCHEME, path=ref.path, options=options, fragment=ref.fragment, raw=raw)
-
-
-def _check_options(ref: KeyRef, allowed: set[str], example: str) -> None:
-    unknown = sorted(set(ref.options) - allowed - {"passphrase_env"})
-    if unknown:
-        raise ConfigurationError(
-            f"the key reference {str(ref)!r} has unknown option(s): {', '.join(unknown)}",
-            hint=f"allowed: {', '.join(sorted(allowed | {'passphrase_env'}))}; for example {example}",
-        )
 
 
 def _arn_region(path: str, service: str) -> str | None:

@@ -48,12 +48,7 @@ class DynamoTokenCache:
 
     def __init__(self, url: str) -> None:
         ref = KeyRef.parse(url)
-        unknown = sorted(set(ref.options) - _OPTIONS)
-        if unknown:
-            raise ConfigurationError(
-                f"the token cache {url!r} has unknown option(s): {', '.join(unknown)}",
-                hint="dynamodb:<table>?kms_key=alias/<name>[&region=..][&lease=30]",
-            )
+        ref.check_options(_OPTIONS, "dynamodb:<table>?kms_key=alias/<name>[&region=..][&lease=30]", what="token cache")
         kms_key = ref.options.get("kms_key", "").strip()
         if not kms_key:
             raise ConfigurationError(

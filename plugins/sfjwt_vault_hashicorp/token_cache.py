@@ -41,12 +41,9 @@ class VaultTokenCache:
 
     def __init__(self, url: str, session: VaultSession | None = None) -> None:
         ref = KeyRef.parse(url)
-        unknown = sorted(set(ref.options) - _OPTIONS)
-        if unknown:
-            raise ConfigurationError(
-                f"the token cache {url!r} has unknown option(s): {', '.join(unknown)}",
-                hint="vault-kv:<mount>/<prefix>?transit=<mount>/<key>[&mount=..][&lease=30]",
-            )
+        ref.check_options(
+            _OPTIONS, "vault-kv:<mount>/<prefix>?transit=<mount>/<key>[&mount=..][&lease=30]", what="token cache"
+        )
         transit = ref.options.get("transit", "").strip("/")
         self.transit_mount, _, self.transit_key = transit.rpartition("/")
         if not self.transit_mount or not self.transit_key:

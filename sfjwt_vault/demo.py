@@ -58,9 +58,7 @@ def private_dir() -> Iterator[str]:
 def write_private_key(path: str, key: rsa.RSAPrivateKey) -> None:
     """Write a PEM key to a new file with mode 0600, wiping our copy of the PEM afterwards."""
     pem = bytearray(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -36,8 +36,7 @@ def check_url(url: str, what: str) -> str:
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigurationError(
-            f"the {what} uses plain http to {parts.hostname}: the assertion and the token would travel "
-            "unencrypted",
+            f"the {what} uses plain http to {parts.hostname}: the assertion and the token would travel unencrypted",
             hint="use https (plain http is allowed only for 127.0.0.1, ::1 and localhost)",
         )
     if parts.hostname.endswith(".lightning.force.com"):

@@ -21,7 +21,11 @@ def sfjwt(*args: str, env: dict[str, str] | None = None, timeout: float = 60) ->
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SF_", "SFJWT_"))}
     return subprocess.run(
         [sys.executable, "-m", "sfjwt_vault.cli", *args],
-        capture_output=True, text=True, env={**base, **(env or {})}, timeout=timeout, check=False,
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -138,8 +142,15 @@ def test_demo_runs_and_leaves_nothing_behind(tmp_path: Path) -> None:
     result = sfjwt("demo", env={"TMPDIR": str(tmp_path)}, timeout=120)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for step in ("1. Key pair", "2. The org", "3. The key in a store", "4. Mint and exchange", "5. Use the token",
-                 "6. What a mistake looks like", "7. Clean up"):
+    for step in (
+        "1. Key pair",
+        "2. The org",
+        "3. The key in a store",
+        "4. Mint and exchange",
+        "5. Use the token",
+        "6. What a mistake looks like",
+        "7. Clean up",
+    ):
         assert step in out
     assert "GET limits       HTTP 200" in out
     assert "invalid_grant: invalid assertion" in out
@@ -155,8 +166,21 @@ def test_emulator_command_takes_its_own_options(tmp_path: Path) -> None:
     _, cert = make_test_keypair()
     (tmp_path / "app.crt").write_bytes(cert)
     process = subprocess.Popen(
-        [sys.executable, "-m", "sfjwt_vault.cli", "emulator", "--cert", str(tmp_path / "app.crt"), "--username", "u@acme.com", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sfjwt_vault.cli",
+            "emulator",
+            "--cert",
+            str(tmp_path / "app.crt"),
+            "--username",
+            "u@acme.com",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None

@@ -59,9 +59,7 @@ def token_for(app: SalesforceApp) -> str:
 
 
 def limits(emulator: SalesforceEmulator, token: str) -> httpx.Response:
-    return CLIENT.get(
-        emulator.base_url + "/services/data/v65.0/limits", headers={"Authorization": f"Bearer {token}"}
-    )
+    return CLIENT.get(emulator.base_url + "/services/data/v65.0/limits", headers={"Authorization": f"Bearer {token}"})
 
 
 # -- success ------------------------------------------------------------------------------------
@@ -148,7 +146,12 @@ def test_unparseable_assertion(salesforce_app: SalesforceApp, assertion: str) ->
 
 
 def test_alg_not_rs256(salesforce_app: SalesforceApp) -> None:
-    claims = {"iss": salesforce_app.consumer_key, "sub": salesforce_app.username, "aud": AUD, "exp": int(time.time()) + 60}
+    claims = {
+        "iss": salesforce_app.consumer_key,
+        "sub": salesforce_app.username,
+        "aud": AUD,
+        "exp": int(time.time()) + 60,
+    }
     assertion = jwt.encode(claims, "secret-for-hs256-test-at-least-32-bytes", algorithm="HS256")
     assert_error(post(salesforce_app.emulator, assertion), "invalid_grant", "invalid assertion")
 
@@ -189,19 +192,36 @@ def test_site_url_audience() -> None:
     with SalesforceEmulator(site_urls=("https://acme.my.site.com/partners",)) as em:
         app = em.add_app(cert)
         em.add_user("u@acme.com")
-        claims = {"iss": app.consumer_key, "sub": "u@acme.com", "aud": "https://acme.my.site.com/partners", "exp": int(time.time()) + 60}
+        claims = {
+            "iss": app.consumer_key,
+            "sub": "u@acme.com",
+            "aud": "https://acme.my.site.com/partners",
+            "exp": int(time.time()) + 60,
+        }
         assert post(em, jwt.encode(claims, key, algorithm="RS256")).status_code == 200
 
 
 def test_signature_from_other_key(salesforce_app: SalesforceApp) -> None:
     other, _ = make_test_keypair()
-    claims = {"iss": salesforce_app.consumer_key, "sub": salesforce_app.username, "aud": AUD, "exp": int(time.time()) + 60}
-    assert_error(post(salesforce_app.emulator, jwt.encode(claims, other, algorithm="RS256")), "invalid_grant", "invalid assertion")
+    claims = {
+        "iss": salesforce_app.consumer_key,
+        "sub": salesforce_app.username,
+        "aud": AUD,
+        "exp": int(time.time()) + 60,
+    }
+    assert_error(
+        post(salesforce_app.emulator, jwt.encode(claims, other, algorithm="RS256")),
+        "invalid_grant",
+        "invalid assertion",
+    )
 
 
 def test_tampered_claims(salesforce_app: SalesforceApp) -> None:
     header, _, signature = mint(salesforce_app).split(".")
-    forged = jwt.encode({"iss": salesforce_app.consumer_key, "sub": "admin@acme.com", "aud": AUD, "exp": int(time.time()) + 60}, "k" * 32)
+    forged = jwt.encode(
+        {"iss": salesforce_app.consumer_key, "sub": "admin@acme.com", "aud": AUD, "exp": int(time.time()) + 60},
+        "k" * 32,
+    )
     assertion = f"{header}.{forged.split('.')[1]}.{signature}"
     assert_error(post(salesforce_app.emulator, assertion), "invalid_grant", "invalid assertion")
 
@@ -211,7 +231,12 @@ def test_certificate_rotation(salesforce_app: SalesforceApp) -> None:
     salesforce_app.app.certificate_pem = new_cert
     em = salesforce_app.emulator
     assert_error(post(em, mint(salesforce_app)), "invalid_grant", "invalid assertion")
-    claims = {"iss": salesforce_app.consumer_key, "sub": salesforce_app.username, "aud": AUD, "exp": int(time.time()) + 60}
+    claims = {
+        "iss": salesforce_app.consumer_key,
+        "sub": salesforce_app.username,
+        "aud": AUD,
+        "exp": int(time.time()) + 60,
+    }
     assert post(em, jwt.encode(claims, new_key, algorithm="RS256")).status_code == 200
 
 
@@ -226,7 +251,9 @@ def test_exp_missing_or_not_integer(salesforce_app: SalesforceApp, exp: Any) -> 
 
 def test_expired_and_leeway(salesforce_app: SalesforceApp) -> None:
     em = salesforce_app.emulator
-    assert_error(post(em, mint(salesforce_app, exp=int(time.time()) - 60)), "invalid_grant", "expired authorization code")
+    assert_error(
+        post(em, mint(salesforce_app, exp=int(time.time()) - 60)), "invalid_grant", "expired authorization code"
+    )
     assert post(em, mint(salesforce_app, exp=int(time.time()) - 2)).status_code == 200  # within exp_leeway
     assert post(em, mint(salesforce_app, exp=int(time.time()) + 86400)).status_code == 200  # no upper bound
 
@@ -237,7 +264,9 @@ def test_clock_skew_expires_fresh_assertion() -> None:
         app = em.add_app(cert)
         em.add_user("u@acme.com")
         claims = {"iss": app.consumer_key, "sub": "u@acme.com", "aud": AUD, "exp": int(time.time()) + 180}
-        assert_error(post(em, jwt.encode(claims, key, algorithm="RS256")), "invalid_grant", "expired authorization code")
+        assert_error(
+            post(em, jwt.encode(claims, key, algorithm="RS256")), "invalid_grant", "expired authorization code"
+        )
 
 
 @pytest.mark.parametrize(
@@ -505,8 +534,18 @@ def test_cli_main(tmp_path: Any) -> None:
     cert_file = tmp_path / "server.crt"
     cert_file.write_bytes(cert)
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from sfjwt_vault.testing.emulator import main; sys.exit(main(sys.argv[1:]))",
-         "--cert", str(cert_file), "--consumer-key", "3MVG9cli", "--username", "cli@acme.com", "--sandbox"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from sfjwt_vault.testing.emulator import main; sys.exit(main(sys.argv[1:]))",
+            "--cert",
+            str(cert_file),
+            "--consumer-key",
+            "3MVG9cli",
+            "--username",
+            "cli@acme.com",
+            "--sandbox",
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},

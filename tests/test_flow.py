@@ -27,7 +27,9 @@ def test_token_and_rest_call(salesforce_app: SalesforceApp, host: PluginHost) ->
     claims = org.last_assertion_claims or {}
     assert (claims["iss"], claims["sub"], claims["aud"]) == (creds.consumer_key, creds.username, org.audience)
     assert isinstance(claims["exp"], int) and 0 < org.last_exp_ahead <= 180  # type: ignore[operator]
-    response = httpx.get(f"{token.instance_url}/services/data/v65.0/limits", headers={"Authorization": token.authorization_header()})
+    response = httpx.get(
+        f"{token.instance_url}/services/data/v65.0/limits", headers={"Authorization": token.authorization_header()}
+    )
     assert response.status_code == 200
     assert org.tokens_issued == 1
 
@@ -63,7 +65,12 @@ def test_sandbox_shortcut_and_default_token_url() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://login.salesforce.com", "http://10.0.0.5:8080", "ftp://login.salesforce.com", "https://acme.lightning.force.com"],
+    [
+        "http://login.salesforce.com",
+        "http://10.0.0.5:8080",
+        "ftp://login.salesforce.com",
+        "https://acme.lightning.force.com",
+    ],
 )
 def test_unsafe_token_urls_are_refused(url: str) -> None:
     with pytest.raises(ConfigurationError):
@@ -106,7 +113,10 @@ def test_user_states(salesforce_app: SalesforceApp, host: PluginHost) -> None:
 
 
 def test_wrong_key_is_invalid_assertion(salesforce_app: SalesforceApp, host: PluginHost, tmp_path: object) -> None:
-    other = write_key(salesforce_app.key_path.parent / "other.pem", pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    other = write_key(
+        salesforce_app.key_path.parent / "other.pem",
+        pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+    )
     exc = expect(credentials_for(salesforce_app, host, key=str(other)), errors.InvalidAssertionError)
     assert exc.check is errors.Check.CERTIFICATE  # type: ignore[attr-defined]
     assert salesforce_app.emulator.exchange_count == 1
@@ -123,7 +133,9 @@ def test_production_audience_against_a_sandbox(host: PluginHost, tmp_path: objec
         creds = Credentials(app.consumer_key, "u@acme.com.uat", str(path), token_url=org.token_url, plugin_host=host)
         exc = expect(creds, errors.AudienceInvalidError)
         assert "sandbox" in (exc.hint or "")
-        ok = Credentials(app.consumer_key, "u@acme.com.uat", str(path), sandbox=True, token_url=org.token_url, plugin_host=host)
+        ok = Credentials(
+            app.consumer_key, "u@acme.com.uat", str(path), sandbox=True, token_url=org.token_url, plugin_host=host
+        )
         assert ok.get_token().instance_url == org.base_url
 
 

@@ -99,7 +99,9 @@ def test_certificate_where_key_expected(tmp_path: Path, rsa_key: rsa.RSAPrivateK
         sign_with(str(path), host)
 
 
-def test_newline_literals_from_env_vars_are_undone(tmp_path: Path, rsa_key: rsa.RSAPrivateKey, host: PluginHost) -> None:
+def test_newline_literals_from_env_vars_are_undone(
+    tmp_path: Path, rsa_key: rsa.RSAPrivateKey, host: PluginHost
+) -> None:
     mangled = pem_of(rsa_key).strip().replace(b"\n", b"\\n")
     assert b"\n" not in mangled
     path = write_key(tmp_path / "k.pem", mangled)
@@ -186,7 +188,9 @@ def test_a_key_is_fully_validated_once_per_process(tmp_path: Path, host: PluginH
     try:
         for _ in range(3):
             sign_with(str(path), host)
-        other = write_key(tmp_path / "other.pem", pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+        other = write_key(
+            tmp_path / "other.pem", pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        )
         sign_with(str(other), host)
     finally:
         keys_module._parse = real_parse  # type: ignore[assignment]

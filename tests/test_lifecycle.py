@@ -46,7 +46,9 @@ def counted(salesforce_app: SalesforceApp) -> tuple[CountingFileBackend, PluginH
     return backend, host, f"counted:{salesforce_app.key_path}"
 
 
-def test_cache_hits_make_no_exchange(salesforce_app: SalesforceApp, counted: tuple[CountingFileBackend, PluginHost, str]) -> None:
+def test_cache_hits_make_no_exchange(
+    salesforce_app: SalesforceApp, counted: tuple[CountingFileBackend, PluginHost, str]
+) -> None:
     backend, host, ref = counted
     creds = credentials_for(salesforce_app, host, key=ref)
     first = creds.get_token()
@@ -118,7 +120,9 @@ def test_401_invalid_session_re_mints_once_and_retries(salesforce_app: Salesforc
 
 
 @pytest.mark.parametrize("block, status", [("not_rest", 401), ("limit", 403)])
-def test_policy_blocks_are_not_re_minted(salesforce_app: SalesforceApp, host: PluginHost, block: str, status: int) -> None:
+def test_policy_blocks_are_not_re_minted(
+    salesforce_app: SalesforceApp, host: PluginHost, block: str, status: int
+) -> None:
     org = salesforce_app.emulator
     creds = credentials_for(salesforce_app, host)
     with creds.client() as client:
@@ -252,7 +256,15 @@ def test_simple_salesforce_uses_our_token(host: PluginHost, tmp_path: object) ->
         path = write_key(pathlib.Path(str(tmp_path)) / "k.pem", pem_of(key))
         from sfjwt_vault import Credentials
 
-        creds = Credentials(app.consumer_key, "u@acme.com", str(path), token_url=org.token_url, verify=str(ca_file), plugin_host=host, cache=TokenCache())
+        creds = Credentials(
+            app.consumer_key,
+            "u@acme.com",
+            str(path),
+            token_url=org.token_url,
+            verify=str(ca_file),
+            plugin_host=host,
+            cache=TokenCache(),
+        )
         token = creds.get_token()
         session = requests.Session()
         session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override verify
@@ -263,5 +275,7 @@ def test_simple_salesforce_uses_our_token(host: PluginHost, tmp_path: object) ->
         assert org.exchange_count == 1
         import ssl
 
-        plain = httpx.get(f"{token.instance_url}/services/data/v65.0/limits", verify=ssl.create_default_context(cafile=str(ca_file)))
+        plain = httpx.get(
+            f"{token.instance_url}/services/data/v65.0/limits", verify=ssl.create_default_context(cafile=str(ca_file))
+        )
         assert plain.status_code == 401  # the REST surface really checks the token

@@ -22,7 +22,12 @@ def run_python(code: str, env: dict[str, str] | None = None, **kwargs: object) -
 
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=full_env, check=False, **kwargs  # type: ignore[call-overload]
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        check=False,
+        **kwargs,  # type: ignore[call-overload]
     )
 
 
@@ -158,10 +163,21 @@ def test_third_party_backend_is_discovered_through_its_entry_point(tmp_path: Pat
     target = tmp_path / "site"
     install = subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-            "--no-index", "--target", str(target), str(REPO / "examples" / "sfjwt-vault-envkey"),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(REPO / "examples" / "sfjwt-vault-envkey"),
         ],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert install.returncode == 0, install.stderr
     from tests.conftest import pem_of

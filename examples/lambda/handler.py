@@ -23,9 +23,7 @@ _http = httpx.Client(auth=credentials, timeout=10.0)
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     instance_url = credentials.get_token().instance_url  # cached: no login on a warm invocation
-    response = _http.get(
-        f"{instance_url}/services/data/v{API_VERSION}/limits", headers={"Accept": "application/json"}
-    )
+    response = _http.get(f"{instance_url}/services/data/v{API_VERSION}/limits", headers={"Accept": "application/json"})
     result: dict[str, Any] = {"status": response.status_code}
     if response.status_code == 200:
         result["limits"] = len(response.json())

@@ -206,5 +206,3 @@ def _without(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
-
-

@@ -228,9 +228,7 @@ class SalesforceEmulator:
         server.emulator = self
         if self.ssl_context is not None:
             # Handshake lazily in the handler thread so one slow client cannot block accept().
-            server.socket = self.ssl_context.wrap_socket(
-                server.socket, server_side=True, do_handshake_on_connect=False
-            )
+            server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         self._server = server
         self.port = server.server_address[1]
         # A short poll interval keeps stop() fast (shutdown waits for the loop to notice).
@@ -284,9 +282,7 @@ class SalesforceEmulator:
         """The emulator's clock: the real clock plus `clock_skew`."""
         return time.time() + self.clock_skew
 
-    def add_app(
-        self, certificate_pem: bytes, *, consumer_key: str | None = None, kind: str = "connected"
-    ) -> App:
+    def add_app(self, certificate_pem: bytes, *, consumer_key: str | None = None, kind: str = "connected") -> App:
         """Register an app with its one certificate. `kind` is "connected" or "external"."""
         if kind not in ("connected", "external"):
             raise ValueError("kind must be 'connected' or 'external'")
@@ -391,9 +387,7 @@ class SalesforceEmulator:
             self.last_assertion_header = header
             self.last_assertion_claims = claims
             exp = claims.get("exp") if claims else None
-            self.last_exp_ahead = (
-                exp - self.now() if isinstance(exp, int) and not isinstance(exp, bool) else None
-            )
+            self.last_exp_ahead = exp - self.now() if isinstance(exp, int) and not isinstance(exp, bool) else None
 
     @staticmethod
     def _split(assertion: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
@@ -489,9 +483,7 @@ class SalesforceEmulator:
 
     def _issue(self, user: User, now: float) -> _Reply:
         token = f"{self.org_id}!" + _random(_TOKEN_CHARS, 96)
-        self._sessions[hashlib.sha256(token.encode()).digest()] = _Session(
-            user, now + self.session_lifetime
-        )
+        self._sessions[hashlib.sha256(token.encode()).digest()] = _Session(user, now + self.session_lifetime)
         self.tokens_issued += 1
         identity = f"{self.audience}/id/{self.org_id}/{user.user_id}"
         issued_at = str(int(now * 1000))
@@ -700,9 +692,7 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_test_keypair(
-    bits: int = 2048, common_name: str = "sfjwt-vault test"
-) -> tuple[rsa.RSAPrivateKey, bytes]:
+def make_test_keypair(bits: int = 2048, common_name: str = "sfjwt-vault test") -> tuple[rsa.RSAPrivateKey, bytes]:
     """A fresh RSA key and a self-signed certificate PEM for it: what you upload to a test app."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     return key, certificate_pem(self_signed_certificate(LocalSigner(key), common_name=common_name, days=365))
@@ -751,9 +741,7 @@ def make_tls_context(hostnames: list[str]) -> tuple[ssl.SSLContext, bytes]:
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(ski, critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
@@ -764,9 +752,10 @@ def make_tls_context(hostnames: list[str]) -> tuple[ssl.SSLContext, bytes]:
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     # load_cert_chain reads files only; the key file lives for the instant of loading.
-    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as cert_file, tempfile.NamedTemporaryFile(
-        "wb", suffix=".pem"
-    ) as key_file:
+    with (
+        tempfile.NamedTemporaryFile("wb", suffix=".pem") as cert_file,
+        tempfile.NamedTemporaryFile("wb", suffix=".pem") as key_file,
+    ):
         cert_file.write(cert_pem)
         cert_file.flush()
         key_file.write(key_pem)

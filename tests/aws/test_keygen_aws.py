@@ -17,8 +17,15 @@ from sfjwt_vault.plugins import PluginHost
 def run_keygen(host: PluginHost, ref: str, cert_out: Path) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = keygen.run(
-        store=ref, bits=2048, common_name="acme-int", days=30, force=False, cert_out=str(cert_out),
-        host=host, stdout=out, stderr=err,
+        store=ref,
+        bits=2048,
+        common_name="acme-int",
+        days=30,
+        force=False,
+        cert_out=str(cert_out),
+        host=host,
+        stdout=out,
+        stderr=err,
     )
     assert code == 0
     return out.getvalue(), err.getvalue()
@@ -29,7 +36,9 @@ def public_key(host: PluginHost, ref: str) -> Any:
         return signer.public_key()
 
 
-def test_keygen_creates_then_rotates_the_secret(aws_host: PluginHost, sm: Any, secret_name: str, tmp_path: Path) -> None:
+def test_keygen_creates_then_rotates_the_secret(
+    aws_host: PluginHost, sm: Any, secret_name: str, tmp_path: Path
+) -> None:
     ref = f"aws-sm:{secret_name}"
     first_out, _ = run_keygen(aws_host, ref, tmp_path / "first.crt")
     assert "created secret" in first_out and "Rotation" not in first_out

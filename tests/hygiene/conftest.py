@@ -95,7 +95,11 @@ def scan_key(tmp_path_factory: pytest.TempPathFactory) -> ScanKey:
     directory = tmp_path_factory.mktemp("scan-key")
     out = subprocess.run(
         [sys.executable, "-m", "tests.hygiene.child", "setup", str(directory)],
-        cwd=ROOT, env=_child_env({}), capture_output=True, check=True, timeout=60,
+        cwd=ROOT,
+        env=_child_env({}),
+        capture_output=True,
+        check=True,
+        timeout=60,
     )
     needles = [Needle.from_json(item) for item in json.loads(out.stdout)]
     return ScanKey(directory, directory / "key.pem", (directory / "cert.pem").read_bytes(), needles)
@@ -141,15 +145,25 @@ def stores(scan_key: ScanKey, tmp_path_factory: pytest.TempPathFactory) -> Itera
             admin.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
         home = tmp_path_factory.mktemp("home")
         env = {
-            "AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(home / "none"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"), "AWS_EC2_METADATA_DISABLED": "true",
-            "VAULT_ADDR": addr, "VAULT_TOKEN": token, "HOME": str(home),
+            "AWS_ENDPOINT_URL": moto_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(home / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "VAULT_ADDR": addr,
+            "VAULT_TOKEN": token,
+            "HOME": str(home),
         }
         out = subprocess.run(
             [sys.executable, "-m", "tests.hygiene.child", "upload", str(scan_key.directory)],
-            cwd=ROOT, env=_child_env({**env, "SFJWT_TEST_STORE_TAG": uuid.uuid4().hex[:10]}),
-            capture_output=True, check=False, timeout=60,
+            cwd=ROOT,
+            env=_child_env({**env, "SFJWT_TEST_STORE_TAG": uuid.uuid4().hex[:10]}),
+            capture_output=True,
+            check=False,
+            timeout=60,
         )
         if out.returncode != 0:
             pytest.fail(f"uploading the scan key failed: {out.stderr.decode()[-2000:]}")
@@ -170,12 +184,17 @@ def scan_emulator(scan_key: ScanKey) -> Iterator[tuple[SalesforceEmulator, str, 
 
 
 @pytest.fixture
-def run_and_scan(
-    scan_key: ScanKey, scan_emulator: tuple[SalesforceEmulator, str, str]
-) -> Callable[..., ScanResult]:
+def run_and_scan(scan_key: ScanKey, scan_emulator: tuple[SalesforceEmulator, str, str]) -> Callable[..., ScanResult]:
     emulator, consumer_key, username = scan_emulator
 
-    def runner(mode: str, key_ref: str, *, plugins: str = "sfjwt_vault_file:file", env: dict[str, str] | None = None, mints: int = 1) -> ScanResult:
+    def runner(
+        mode: str,
+        key_ref: str,
+        *,
+        plugins: str = "sfjwt_vault_file:file",
+        env: dict[str, str] | None = None,
+        mints: int = 1,
+    ) -> ScanResult:
         settings = {
             "SF_CONSUMER_KEY": consumer_key,
             "SF_USERNAME": username,
@@ -188,8 +207,12 @@ def run_and_scan(
         issued = emulator.tokens_issued
         child = subprocess.Popen(
             [sys.executable, "-m", "tests.hygiene.child", mode],
-            cwd=ROOT, env=_child_env(settings), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=_child_env(settings),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             assert child.stdout is not None and child.stdin is not None
@@ -200,7 +223,9 @@ def run_and_scan(
                 lines.append(line)
             else:
                 child.wait(timeout=30)
-                pytest.fail(f"child exited {child.returncode} before the scan: {child.stderr.read()[-2000:] if child.stderr else ''}")
+                pytest.fail(
+                    f"child exited {child.returncode} before the scan: {child.stderr.read()[-2000:] if child.stderr else ''}"
+                )
             assert emulator.tokens_issued == issued + mints, "the child did not mint through the emulator"
             try:
                 hits, scanned = scan(child.pid, scan_key.needles)

@@ -40,11 +40,18 @@ class Needle:
         return bytes(a ^ b for a, b in zip(self.masked_prefix, self.pad, strict=True))
 
     def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "digest": self.digest.hex(), "masked": self.masked_prefix.hex(), "pad": self.pad.hex()}
+        return {
+            "kind": self.kind,
+            "digest": self.digest.hex(),
+            "masked": self.masked_prefix.hex(),
+            "pad": self.pad.hex(),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, str]) -> Needle:
-        return cls(data["kind"], bytes.fromhex(data["digest"]), bytes.fromhex(data["masked"]), bytes.fromhex(data["pad"]))
+        return cls(
+            data["kind"], bytes.fromhex(data["digest"]), bytes.fromhex(data["masked"]), bytes.fromhex(data["pad"])
+        )
 
 
 def key_needles(pem: bytes, d: int, p: int, modulus_bytes: int) -> list[Needle]:

@@ -37,7 +37,9 @@ def host() -> PluginHost:
 
 
 @pytest.mark.parametrize("ref", BAD_REFS)
-def test_dot_segments_are_refused_before_any_request(ref: str, host: PluginHost, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dot_segments_are_refused_before_any_request(
+    ref: str, host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Nothing listens here: a refusal that came from a request would be a connection error instead.
     monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:9")
     monkeypatch.setenv("VAULT_TOKEN", "unused")

@@ -57,9 +57,7 @@ def _report(case: str, mode: str, result: ScanResult, record: Callable[[str, obj
             record(f"hits_{kind}", result.total(kind))
 
 
-def test_positive_control_finds_every_needle_kind(
-    scan_key: ScanKey, run_and_scan: Callable[..., ScanResult]
-) -> None:
+def test_positive_control_finds_every_needle_kind(scan_key: ScanKey, run_and_scan: Callable[..., ScanResult]) -> None:
     """A child that keeps the PEM, the parsed key and d/p as bytes is caught on every needle kind."""
     result = run_and_scan("control", f"file:{scan_key.pem_path}")
     _report("file", "control", result)
@@ -68,7 +66,9 @@ def test_positive_control_finds_every_needle_kind(
 
 
 # `parse` (fetch and parse only) means nothing for a remote signer, which fetches nothing: library + CLI.
-RUNS = [(case, mode) for mode in ("parse", "library", "cli") for case in BACKENDS if not (case.remote and mode == "parse")]
+RUNS = [
+    (case, mode) for mode in ("parse", "library", "cli") for case in BACKENDS if not (case.remote and mode == "parse")
+]
 
 
 @pytest.mark.parametrize(("case", "mode"), RUNS, ids=[f"{mode}-{case.name}" for case, mode in RUNS])

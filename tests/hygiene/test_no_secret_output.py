@@ -110,7 +110,9 @@ def _key_file(content: bytes) -> Setup:
 
 
 def _pkcs8(key: Any) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _inject(fault: str, times: int = 1, **overrides: Any) -> Setup:
@@ -144,7 +146,9 @@ def _external(sf: SalesforceApp, tmp: Path) -> dict[str, Any]:
 
 
 def _other_key(sf: SalesforceApp, tmp: Path) -> dict[str, Any]:
-    return {"key": f"file:{write_key(tmp / 'other.pem', pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048)))}"}
+    return {
+        "key": f"file:{write_key(tmp / 'other.pem', pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048)))}"
+    }
 
 
 def _truncated(sf: SalesforceApp, tmp: Path) -> dict[str, Any]:
@@ -266,7 +270,9 @@ def _vault(kind: str) -> BackendSetup:
         admin.secrets.kv.v2.create_or_update_secret(path, data, mount_point="secret")
         if kind == "denied":
             admin.sys.create_or_update_policy("hygiene-nothing", 'path "sys/nothing" { capabilities = ["deny"] }')
-            os.environ["VAULT_TOKEN"] = admin.auth.token.create(policies=["hygiene-nothing"], ttl="5m")["auth"]["client_token"]
+            os.environ["VAULT_TOKEN"] = admin.auth.token.create(policies=["hygiene-nothing"], ttl="5m")["auth"][
+                "client_token"
+            ]
         if kind == "sealed":
             from tests.servers import start_dev_server
 
@@ -327,7 +333,10 @@ CASES: dict[str, tuple[Setup, type[SfjwtError]]] = {
     "encrypted_wrong_passphrase": (_encrypted("wrong"), errors.KeyFormatError),
     "passphrase_var_unset": (_encrypted(""), errors.ConfigurationError),
     "ec": (lambda sf, tmp: _key_file(_pkcs8(ec.generate_private_key(ec.SECP256R1())))(sf, tmp), errors.KeyFormatError),
-    "ed25519": (lambda sf, tmp: _key_file(_pkcs8(ed25519.Ed25519PrivateKey.generate()))(sf, tmp), errors.KeyFormatError),
+    "ed25519": (
+        lambda sf, tmp: _key_file(_pkcs8(ed25519.Ed25519PrivateKey.generate()))(sf, tmp),
+        errors.KeyFormatError,
+    ),
     "rsa1024": (
         lambda sf, tmp: _key_file(_pkcs8(rsa.generate_private_key(public_exponent=65537, key_size=1024)))(sf, tmp),
         errors.KeyFormatError,
@@ -426,10 +435,27 @@ def test_library_error_paths_leak_nothing(
     recorded.check("repr(credentials)", repr(creds))
 
 
-CLI_CASES = ["invalid_client_id", "wrong_key", "expired", "503_html", "redirect", "missing_file", "truncated",
-             "encrypted_wrong_passphrase", "newline_literals", "rsa1024", "certificate", "ten_megabytes",
-             "aws_sm_wrong_field", "aws_sm_not_pem", "aws_kms_wrong_spec", "vault_wrong_field", "vault_not_pem",
-             "vault_permission_denied", "vault_transit_wrong_type"]
+CLI_CASES = [
+    "invalid_client_id",
+    "wrong_key",
+    "expired",
+    "503_html",
+    "redirect",
+    "missing_file",
+    "truncated",
+    "encrypted_wrong_passphrase",
+    "newline_literals",
+    "rsa1024",
+    "certificate",
+    "ten_megabytes",
+    "aws_sm_wrong_field",
+    "aws_sm_not_pem",
+    "aws_kms_wrong_spec",
+    "vault_wrong_field",
+    "vault_not_pem",
+    "vault_permission_denied",
+    "vault_transit_wrong_type",
+]
 
 
 @pytest.mark.parametrize("name", CLI_CASES)
@@ -501,7 +527,7 @@ def test_the_check_catches_each_kind_of_secret(salesforce_app: SalesforceApp) ->
     seen = Secrets(salesforce_app.private_key_pem)
     body = salesforce_app.private_key_pem.decode().splitlines()[5]
     with pytest.raises(AssertionError, match="a secret appears"):
-        seen.check("text", f"error: bad key near {body[13:13 + RUN]}!")
+        seen.check("text", f"error: bad key near {body[13 : 13 + RUN]}!")
     seen.assertions.append("eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0." + "s" * 342)
     with pytest.raises(AssertionError):
         seen.check("text", "sig=" + "s" * RUN)

@@ -29,8 +29,15 @@ def tls_org(tmp_path: Path) -> tuple[SalesforceEmulator, str, str, Path, Path]:
 def _creds(org: tuple[SalesforceEmulator, str, str, Path, Path], host: plugins.PluginHost, **kw: object) -> Credentials:
     emulator, consumer_key, username, key, _ = org
     return Credentials(
-        consumer_key, username, f"file:{key}", audience=emulator.audience, token_url=emulator.token_url,
-        retry=NO_RETRY, cache=TokenCache(), plugin_host=host, **kw,  # type: ignore[arg-type]
+        consumer_key,
+        username,
+        f"file:{key}",
+        audience=emulator.audience,
+        token_url=emulator.token_url,
+        retry=NO_RETRY,
+        cache=TokenCache(),
+        plugin_host=host,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -54,8 +61,13 @@ def test_cli_ca_bundle_flag(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     emulator, consumer_key, username, key, ca = tls_org
-    for var, value in {"SF_CONSUMER_KEY": consumer_key, "SF_USERNAME": username, "SFJWT_KEY": f"file:{key}",
-                       "SF_AUDIENCE": emulator.audience, "SF_TOKEN_URL": emulator.token_url}.items():
+    for var, value in {
+        "SF_CONSUMER_KEY": consumer_key,
+        "SF_USERNAME": username,
+        "SFJWT_KEY": f"file:{key}",
+        "SF_AUDIENCE": emulator.audience,
+        "SF_TOKEN_URL": emulator.token_url,
+    }.items():
         monkeypatch.setenv(var, value)
     monkeypatch.setattr(plugins, "_host", host)
     assert cli.main(["token"]) == 2

@@ -30,8 +30,17 @@ def test_keygen_writes_new_kv_versions(root_env: Bao, host: PluginHost, tmp_path
     outputs = []
     for name in ("first.crt", "second.crt"):
         out, err = io.StringIO(), io.StringIO()
-        code = keygen.run(store=ref, bits=2048, common_name="acme", days=30, force=False,
-                          cert_out=str(tmp_path / name), host=host, stdout=out, stderr=err)
+        code = keygen.run(
+            store=ref,
+            bits=2048,
+            common_name="acme",
+            days=30,
+            force=False,
+            cert_out=str(tmp_path / name),
+            host=host,
+            stdout=out,
+            stderr=err,
+        )
         assert code == 0
         outputs.append(out.getvalue() + err.getvalue())
     first = x509.load_pem_x509_certificate((tmp_path / "first.crt").read_bytes())
@@ -54,8 +63,21 @@ def test_doctor_passes_with_a_transit_key_and_its_certificate(
     with SalesforceEmulator() as org:
         app = org.add_app(cert)
         org.add_user(USERNAME)
-        args = ["doctor", "--format", "json", "--consumer-key", app.consumer_key, "--username", USERNAME,
-                "--key", ref, "--token-url", org.token_url, "--cert", str(tmp_path / "transit.crt")]
+        args = [
+            "doctor",
+            "--format",
+            "json",
+            "--consumer-key",
+            app.consumer_key,
+            "--username",
+            USERNAME,
+            "--key",
+            ref,
+            "--token-url",
+            org.token_url,
+            "--cert",
+            str(tmp_path / "transit.crt"),
+        ]
         code = cli.main(args)
         report = json.loads(capsys.readouterr().out)
         assert code == 0, report

@@ -196,12 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not is_loopback(args.host):
         print(f"warning: {emulator.exposure_warning()}", file=sys.stderr, flush=True)
     _request_log(args.quiet)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        # Containers and process managers stop with SIGTERM; treat it like Ctrl-C (from before
+        # "serving" is printed, so a stop right after it is clean too).
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with emulator, _ca_file(emulator.ca_pem) as ca_path:
         _print_setup(emulator, args, ca_path)
-        stop = threading.Event()
-        if threading.current_thread() is threading.main_thread():
-            # Containers and process managers stop with SIGTERM; treat it like Ctrl-C.
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
             while not stop.wait(0.2):
                 pass

@@ -75,22 +75,6 @@ def interleaved_ms(contenders: dict[str, Callable[[], Any]], rounds: int) -> dic
 # -- the emulator, as login.salesforce.com ---------------------------------------------------------
 
 
-class BenchEmulator(SalesforceEmulator):
-    """The emulator, also accepting `exp` as a string of digits.
-
-    simple-salesforce sends `exp` as a string (f"{ts:.0f}"), which Salesforce accepts; the emulator is
-    stricter and would refuse it. Only this benchmark relaxes that, so simple-salesforce can log in.
-    """
-
-    @staticmethod
-    def _split(assertion: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
-        header, claims, signing_input, signature = SalesforceEmulator._split(assertion)
-        exp = claims.get("exp")
-        if isinstance(exp, str) and exp.isdigit():
-            claims["exp"] = int(exp)
-        return header, claims, signing_input, signature
-
-
 @dataclass
 class Org:
     """A started TLS emulator with one app and user, the key on disk and the CA to trust."""
@@ -125,7 +109,7 @@ def started_org() -> Iterator[Org]:
         ca_path = workdir / "ca.pem"
         ca_path.write_bytes(ca_pem)
         # Every exchange is a login: lift the per-user hourly cap, the benchmark makes thousands.
-        with BenchEmulator(ssl_context=context, login_rate_limit=10**9) as emulator:
+        with SalesforceEmulator(ssl_context=context, login_rate_limit=10**9) as emulator:
             app = emulator.add_app(cert_pem)
             emulator.add_user(USERNAME)
             yield Org(emulator, app.consumer_key, USERNAME, key_path, ca_path, key_pem, workdir)

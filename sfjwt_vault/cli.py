@@ -132,7 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    from .testing.emulator import main as emulator_main
+    from .testing.cli import main as emulator_main
 
     code: int = emulator_main(list(args.emulator_args or []))
     return code

@@ -7,7 +7,7 @@ import pytest
 from sfjwt_vault import errors
 from sfjwt_vault.errors import Check, salesforce_error
 
-# (error, exact description, class, checklist line, retryable) - from shared/salesforce-facts.md
+# (error, exact description, class, checklist line, retryable) - as docs/salesforce.md lists them
 FACTS = [
     ("invalid_client_id", "client identifier invalid", errors.InvalidClientIdError, Check.CONSUMER_KEY, False),
     ("invalid_grant", "user hasn't approved this consumer", errors.UserNotApprovedError, Check.USERNAME, False),

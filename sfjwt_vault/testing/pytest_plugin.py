@@ -1,7 +1,8 @@
 """pytest fixtures for testing code that uses Salesforce's JWT Bearer flow, against the emulator.
 
-Enable with `pytest_plugins = ["sfjwt_vault.testing.pytest_plugin"]` in a conftest.py (a `pytest11`
-entry point will load it automatically once the package declares it).
+Loaded automatically through the package's `pytest11` entry point wherever sfjwt-vault is installed.
+`salesforce_emulator` / `salesforce_app` serve plain HTTP; `salesforce_tls_emulator` /
+`salesforce_tls_app` serve HTTPS with a throwaway CA (`SalesforceApp.ca_file` is the file to trust).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from .emulator import App, SalesforceEmulator, User, make_test_keypair
+from .certificates import make_test_keypair
+from .emulator import App, SalesforceEmulator, User
 
 DEFAULT_USERNAME = "integration@acme.com"
 
@@ -32,6 +34,7 @@ class SalesforceApp:
     private_key_pem: bytes
     certificate_pem: bytes
     key_path: Path
+    ca_file: Path | None = None  # the throwaway CA to trust, for an emulator serving TLS
 
     @property
     def token_url(self) -> str:
@@ -64,22 +67,20 @@ def salesforce_emulator() -> Iterator[SalesforceEmulator]:
         yield emulator
 
 
-@pytest.fixture
-def salesforce_app(salesforce_emulator: SalesforceEmulator, tmp_path: Path) -> SalesforceApp:
-    """A Connected App and a pre-authorized user registered on `salesforce_emulator`.
-
-    The private key is an unencrypted PKCS#8 PEM, also written to `key_path` (mode 0600, in tmp_path).
-    The key pair is shared by every test in the process; the consumer key is fresh per test.
-    """
+def _register(emulator: SalesforceEmulator, folder: Path) -> SalesforceApp:
     key_pem, cert_pem = _shared_keypair()
-    app = salesforce_emulator.add_app(cert_pem)
-    user = salesforce_emulator.add_user(DEFAULT_USERNAME)
-    key_path = tmp_path / "server.key"
+    app = emulator.add_app(cert_pem)
+    user = emulator.add_user(DEFAULT_USERNAME)
+    key_path = folder / "server.key"
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key_pem)
+    ca_file: Path | None = None
+    if emulator.ca_pem is not None:
+        ca_file = folder / "emulator-ca.pem"
+        ca_file.write_bytes(emulator.ca_pem)
     return SalesforceApp(
-        emulator=salesforce_emulator,
+        emulator=emulator,
         app=app,
         user=user,
         consumer_key=app.consumer_key,
@@ -87,4 +88,32 @@ def salesforce_app(salesforce_emulator: SalesforceEmulator, tmp_path: Path) -> S
         private_key_pem=key_pem,
         certificate_pem=cert_pem,
         key_path=key_path,
+        ca_file=ca_file,
     )
+
+
+@pytest.fixture
+def salesforce_app(salesforce_emulator: SalesforceEmulator, tmp_path: Path) -> SalesforceApp:
+    """A Connected App and a pre-authorized user registered on `salesforce_emulator`.
+
+    The private key is an unencrypted PKCS#8 PEM, also written to `key_path` (mode 0600, in tmp_path).
+    The key pair is shared by every test in the process; the consumer key is fresh per test.
+    """
+    return _register(salesforce_emulator, tmp_path)
+
+
+@pytest.fixture
+def salesforce_tls_emulator() -> Iterator[SalesforceEmulator]:
+    """A started emulator serving HTTPS with a throwaway CA (`ca_pem`), stopped after the test.
+
+    Its certificate names 127.0.0.1, ::1, localhost and the Salesforce login and My Domain hosts; it is
+    also an HTTPS proxy for those names (see docs/emulator.md).
+    """
+    with SalesforceEmulator(tls=True) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def salesforce_tls_app(salesforce_tls_emulator: SalesforceEmulator, tmp_path: Path) -> SalesforceApp:
+    """`salesforce_app` over TLS; `ca_file` holds the throwaway CA's certificate (in tmp_path)."""
+    return _register(salesforce_tls_emulator, tmp_path)

@@ -1,66 +1,20 @@
-"""The emulator over real HTTP: every answer a client can meet, checked against salesforce-facts.md."""
+"""The token endpoint over real HTTP: every answer a client can meet, in the documented check order."""
 
 from __future__ import annotations
 
 import email.utils
-import os
-import ssl
-import stat
-import subprocess
-import sys
 import time
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 
-from sfjwt_vault.testing import SalesforceEmulator, make_test_keypair, make_tls_context
+from sfjwt_vault.testing import SalesforceEmulator, make_test_keypair
 from sfjwt_vault.testing.emulator import JWT_BEARER_GRANT
 from sfjwt_vault.testing.pytest_plugin import SalesforceApp
 
-AUD = "https://login.salesforce.com"
-# One keep-alive client: a new httpx client per request costs ~40 ms of TLS-store loading.
-CLIENT = httpx.Client()
-
-
-def mint(app: SalesforceApp, **overrides: Any) -> str:
-    claims: dict[str, Any] = {
-        "iss": app.consumer_key,
-        "sub": app.username,
-        "aud": app.audience,
-        "exp": int(time.time()) + 180,
-    }
-    for name, value in overrides.items():
-        if value is None:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return jwt.encode(claims, app.private_key_pem, algorithm="RS256")
-
-
-def post(emulator: SalesforceEmulator, assertion: str, **kwargs: Any) -> httpx.Response:
-    data = kwargs.pop("data", {"grant_type": JWT_BEARER_GRANT, "assertion": assertion})
-    return CLIENT.post(emulator.token_url, data=data, headers={"Accept": "application/json"}, **kwargs)
-
-
-def assert_error(response: httpx.Response, error: str, description: str) -> None:
-    assert response.status_code == 400
-    assert response.headers["content-type"].startswith("application/json")
-    assert response.json() == {"error": error, "error_description": description}
-
-
-def token_for(app: SalesforceApp) -> str:
-    response = post(app.emulator, mint(app))
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
-def limits(emulator: SalesforceEmulator, token: str) -> httpx.Response:
-    return CLIENT.get(emulator.base_url + "/services/data/v65.0/limits", headers={"Authorization": f"Bearer {token}"})
-
+from .client import AUD, CLIENT, assert_error, mint, post
 
 # -- success ------------------------------------------------------------------------------------
 
@@ -77,7 +31,8 @@ def test_success_response_shape(salesforce_app: SalesforceApp) -> None:
     assert body["access_token"].startswith(em.org_id + "!")
     assert len(body["access_token"]) == len(em.org_id) + 1 + 96
     assert body["instance_url"] == em.base_url
-    assert body["id"] == f"{AUD}/id/{em.org_id}/{salesforce_app.user.user_id}"
+    # The identity URL is the emulator's own identity service, never the real login host.
+    assert body["id"] == f"{em.base_url}/id/{em.org_id}/{salesforce_app.user.user_id}"
     assert body["token_type"] == "Bearer"
     assert body["scope"] == "api"
     assert before - 1000 <= int(body["issued_at"]) <= int(time.time() * 1000) + 1000
@@ -99,15 +54,15 @@ def test_ids_and_urls() -> None:
         assert em.token_url == em.base_url + "/services/oauth2/token"
 
 
-def test_sandbox_success_id_uses_test_host() -> None:
+def test_sandbox_success() -> None:
     key, cert = make_test_keypair()
     with SalesforceEmulator(sandbox=True) as em:
         app = em.add_app(cert)
-        em.add_user("u@acme.com.uat")
+        user = em.add_user("u@acme.com.uat")
         claims = {"iss": app.consumer_key, "sub": "u@acme.com.uat", "aud": em.audience, "exp": int(time.time()) + 60}
         response = post(em, jwt.encode(claims, key, algorithm="RS256"))
         assert response.status_code == 200
-        assert response.json()["id"].startswith("https://test.salesforce.com/id/")
+        assert response.json()["id"] == f"{em.base_url}/id/{em.org_id}/{user.user_id}"
 
 
 def test_last_assertion_recorded(salesforce_app: SalesforceApp) -> None:
@@ -240,13 +195,33 @@ def test_certificate_rotation(salesforce_app: SalesforceApp) -> None:
     assert post(em, jwt.encode(claims, new_key, algorithm="RS256")).status_code == 200
 
 
-@pytest.mark.parametrize("exp", [None, "1700000000", 1.7e9 + 0.5])
-def test_exp_missing_or_not_integer(salesforce_app: SalesforceApp, exp: Any) -> None:
+# What Salesforce is not known to accept stays refused: no exp, text that is not digits, a float.
+@pytest.mark.parametrize(
+    "exp", [None, 1.7e9 + 0.5, "soon", "", "-60", "1.7e9", " 1795963898", "1795963898 ", "١٧٩٥٩٦٣٨٩٨", True, [1]]
+)
+def test_exp_missing_or_unreadable(salesforce_app: SalesforceApp, exp: Any) -> None:
     claims = {"iss": salesforce_app.consumer_key, "sub": salesforce_app.username, "aud": AUD}
     if exp is not None:
         claims["exp"] = exp
     assertion = jwt.encode(claims, salesforce_app.private_key_pem, algorithm="RS256")
     assert_error(post(salesforce_app.emulator, assertion), "invalid_grant", "invalid assertion")
+
+
+def test_exp_as_string_of_digits(salesforce_app: SalesforceApp) -> None:
+    """simple-salesforce sends `exp` as a string (f"{ts:.0f}"); Salesforce reads it as a time."""
+    em = salesforce_app.emulator
+    assert post(em, mint(salesforce_app, exp=f"{time.time() + 180:.0f}")).status_code == 200
+    assert em.last_exp_ahead is not None and 170 < em.last_exp_ahead <= 181
+    assert_error(
+        post(em, mint(salesforce_app, exp=str(int(time.time()) - 60))), "invalid_grant", "expired authorization code"
+    )
+
+
+def test_exp_in_milliseconds(salesforce_app: SalesforceApp) -> None:
+    """The Salesforce CLI sends milliseconds: read as seconds it is far in the future, and accepted."""
+    em = salesforce_app.emulator
+    assert post(em, mint(salesforce_app, exp=int(time.time() * 1000) + 180_000)).status_code == 200
+    assert em.last_exp_ahead is not None and em.last_exp_ahead > 10**12
 
 
 def test_expired_and_leeway(salesforce_app: SalesforceApp) -> None:
@@ -316,112 +291,6 @@ def test_get_on_token_endpoint(salesforce_emulator: SalesforceEmulator) -> None:
     assert response.json()["error"] == "invalid_request"
 
 
-# -- REST -----------------------------------------------------------------------------------------
-
-
-def test_versions_list_is_public(salesforce_emulator: SalesforceEmulator) -> None:
-    response = CLIENT.get(salesforce_emulator.base_url + "/services/data/")
-    assert response.status_code == 200
-    assert response.json() == [{"label": "Winter '26", "url": "/services/data/v65.0", "version": "65.0"}]
-
-
-def test_rest_with_token(salesforce_app: SalesforceApp) -> None:
-    em = salesforce_app.emulator
-    token = token_for(salesforce_app)
-    auth = {"Authorization": f"Bearer {token}"}
-    resources = CLIENT.get(em.base_url + "/services/data/v65.0/", headers=auth)
-    assert resources.status_code == 200 and resources.json()["limits"] == "/services/data/v65.0/limits"
-    body = limits(em, token).json()
-    assert body["DailyApiRequests"]["Max"] == 15000
-    assert CLIENT.get(em.base_url + "/services/data/v65.0/nope", headers=auth).status_code == 404
-    assert CLIENT.get(em.base_url + "/services/data/v99.0/limits", headers=auth).status_code == 404
-    assert em.rest_calls == 4
-
-
-@pytest.mark.parametrize("authorization", [None, "Bearer nope", "Basic abc"])
-def test_rest_without_live_token(salesforce_emulator: SalesforceEmulator, authorization: str | None) -> None:
-    headers = {"Authorization": authorization} if authorization else {}
-    response = CLIENT.get(salesforce_emulator.base_url + "/services/data/v65.0/limits", headers=headers)
-    assert response.status_code == 401
-    assert response.json() == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
-    assert salesforce_emulator.rest_calls == 1
-
-
-def test_userinfo(salesforce_app: SalesforceApp) -> None:
-    em = salesforce_app.emulator
-    token = token_for(salesforce_app)
-    response = CLIENT.get(em.base_url + "/services/oauth2/userinfo", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200
-    body = response.json()
-    assert body["user_id"] == salesforce_app.user.user_id
-    assert body["organization_id"] == em.org_id
-    assert body["preferred_username"] == salesforce_app.username
-    assert CLIENT.get(em.base_url + "/services/oauth2/userinfo").status_code == 403
-
-
-def test_sliding_session() -> None:
-    key, cert = make_test_keypair()
-    with SalesforceEmulator(session_lifetime=100.0) as em:
-        app = em.add_app(cert)
-        em.add_user("u@acme.com")
-        claims = {"iss": app.consumer_key, "sub": "u@acme.com", "aud": AUD, "exp": int(time.time()) + 60}
-        token = CLIENT.post(
-            em.token_url, data={"grant_type": JWT_BEARER_GRANT, "assertion": jwt.encode(claims, key, algorithm="RS256")}
-        ).json()["access_token"]
-        for _ in range(4):  # 4 x 60 s > 100 s lifetime, but each call slides it
-            em.clock_skew += 60
-            assert limits(em, token).status_code == 200
-        em.clock_skew += 101
-        assert limits(em, token).status_code == 401
-
-
-def test_session_expires_in_real_time() -> None:
-    key, cert = make_test_keypair()
-    with SalesforceEmulator(session_lifetime=0.3) as em:
-        app = em.add_app(cert)
-        em.add_user("u@acme.com")
-        claims = {"iss": app.consumer_key, "sub": "u@acme.com", "aud": AUD, "exp": int(time.time()) + 60}
-        token = post(em, jwt.encode(claims, key, algorithm="RS256")).json()["access_token"]
-        assert limits(em, token).status_code == 200
-        time.sleep(0.4)
-        assert limits(em, token).status_code == 401
-
-
-def test_expire_all_tokens(salesforce_app: SalesforceApp) -> None:
-    em = salesforce_app.emulator
-    token = token_for(salesforce_app)
-    assert limits(em, token).status_code == 200
-    em.expire_all_tokens()
-    assert limits(em, token).json()[0]["errorCode"] == "INVALID_SESSION_ID"
-    assert limits(em, token_for(salesforce_app)).status_code == 200
-
-
-def test_rest_blocks(salesforce_app: SalesforceApp) -> None:
-    em = salesforce_app.emulator
-    token = token_for(salesforce_app)
-    em.set_rest_block("not_rest")
-    response = limits(em, token)
-    assert response.status_code == 401
-    assert response.json() == [
-        {"message": "This session is not valid for use with the REST API", "errorCode": "INVALID_SESSION_ID"}
-    ]
-    em.set_rest_block("limit")
-    response = limits(em, token)
-    assert response.status_code == 403
-    assert response.json() == [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
-    em.set_rest_block(None)
-    assert limits(em, token).status_code == 200
-    with pytest.raises(ValueError):
-        em.set_rest_block("bogus")
-
-
-def test_api_disabled_user(salesforce_app: SalesforceApp) -> None:
-    salesforce_app.user.api_enabled = False
-    token = token_for(salesforce_app)
-    response = limits(salesforce_app.emulator, token)
-    assert response.status_code == 403 and response.json()[0]["errorCode"] == "API_DISABLED_FOR_ORG"
-
-
 # -- injected faults --------------------------------------------------------------------------------
 
 
@@ -482,86 +351,3 @@ def test_fault_huge(salesforce_app: SalesforceApp) -> None:
 def test_inject_unknown_fault(salesforce_emulator: SalesforceEmulator) -> None:
     with pytest.raises(ValueError):
         salesforce_emulator.inject("teapot")
-
-
-# -- helpers, TLS, plugin, CLI ------------------------------------------------------------------------
-
-
-def test_https_with_make_tls_context() -> None:
-    context, cert_pem = make_tls_context(["login.salesforce.com"])
-    with SalesforceEmulator(ssl_context=context) as em:
-        assert em.base_url.startswith("https://127.0.0.1:")
-        client_ctx = ssl.create_default_context(cadata=cert_pem.decode())
-        client_ctx.verify_flags |= ssl.VERIFY_X509_STRICT
-        r = httpx.get(em.base_url + "/services/data/", verify=client_ctx)
-        assert r.status_code == 200
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(em.base_url + "/services/data/")  # not trusted by default
-
-
-def test_make_test_keypair() -> None:
-    key, cert_pem = make_test_keypair(bits=3072, common_name="rotation")
-    assert key.key_size == 3072
-    assert b"BEGIN CERTIFICATE" in cert_pem
-
-
-def test_add_app_rejects_bad_certificate(salesforce_emulator: SalesforceEmulator) -> None:
-    with pytest.raises(ValueError):
-        salesforce_emulator.add_app(b"not a certificate")
-    with pytest.raises(ValueError):
-        salesforce_emulator.add_app(make_test_keypair()[1], kind="other")
-
-
-def test_salesforce_app_fixture(salesforce_app: SalesforceApp) -> None:
-    assert stat.S_IMODE(os.stat(salesforce_app.key_path).st_mode) == 0o600
-    assert salesforce_app.key_path.read_bytes() == salesforce_app.private_key_pem
-    serialization.load_pem_private_key(salesforce_app.private_key_pem, password=None)
-    assert salesforce_app.token_url == salesforce_app.emulator.token_url
-
-
-def test_stop_with_open_keepalive_connection(salesforce_app: SalesforceApp) -> None:
-    em = SalesforceEmulator().start()
-    with httpx.Client() as client:
-        assert client.get(em.base_url + "/services/data/").status_code == 200
-        started = time.monotonic()
-        em.stop()
-        assert time.monotonic() - started < 2
-    em.stop()  # idempotent
-
-
-def test_cli_main(tmp_path: Any) -> None:
-    _, cert = make_test_keypair()
-    cert_file = tmp_path / "server.crt"
-    cert_file.write_bytes(cert)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from sfjwt_vault.testing.emulator import main; sys.exit(main(sys.argv[1:]))",
-            "--cert",
-            str(cert_file),
-            "--consumer-key",
-            "3MVG9cli",
-            "--username",
-            "cli@acme.com",
-            "--sandbox",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(3)]
-        assert lines[0].startswith("base URL:  http://127.0.0.1:")
-        assert lines[1].strip().endswith("/services/oauth2/token")
-        assert lines[2].strip() == "audience:  https://test.salesforce.com"
-        base = lines[0].split()[-1]
-        assert CLIENT.get(base + "/services/data/").status_code == 200
-        proc.terminate()  # SIGTERM stops it cleanly, like Ctrl-C
-        assert proc.wait(timeout=5) == 0
-        assert "stopped" in proc.stdout.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)

@@ -65,7 +65,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     """List every plugin with its distribution; exit 2 if two claim one scheme or one is refused."""
-    from .plugins import ALLOW_ENV, get_host
+    from .plugin_policy import ALLOW_ENV
+    from .plugins import get_host
 
     host = get_host()
     host.ensure_loaded()

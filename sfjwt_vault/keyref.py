@@ -16,9 +16,9 @@ from .errors import ConfigurationError
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(?!//)")
 # What a user may have meant as a scheme: `aws_sm:`, `AWS-SM:`. Refused with a suggestion rather than
 # read as a file path, which would fail later with a confusing "no such file".
-_SCHEME_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9_+.-]*):(?!//)")
-# A pasted key: a PEM block anywhere, or bare base64 DER ("MII..." starts every RSA key's SEQUENCE).
-_BASE64_KEY = re.compile(r"^MII[A-Za-z0-9+/=\s]{60,}$")
+# A pattern, compiled on first use: only references that fail the strict pattern need it.
+_SCHEME_LIKE = r"^([A-Za-z][A-Za-z0-9_+.-]*):(?!//)"
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\r\n")
 _MAX_REF = 2048
 
 
@@ -42,7 +42,7 @@ class KeyRef:
                 hint="set SFJWT_KEY (or --key) to e.g. file:/path/key.pem, aws-sm:NAME or vault:MOUNT/PATH",
             )
         # First, before any message that could quote it: a pasted key is never echoed.
-        if "-----BEGIN" in ref or _BASE64_KEY.match(ref.strip()):
+        if "-----BEGIN" in ref or _looks_like_base64_key(ref.strip()):
             raise ConfigurationError(
                 "the key reference looks like a PEM key, not a reference to one",
                 hint="store the key in a file or secret store and set SFJWT_KEY to its reference",
@@ -98,7 +98,7 @@ def _split_scheme(text: str) -> tuple[str, str]:
     # Windows drive letters ("C:\\...") are paths, not schemes.
     if match and len(match.group(1)) > 1:
         return match.group(1), text[match.end() :]
-    like = _SCHEME_LIKE.match(text)
+    like = re.match(_SCHEME_LIKE, text)
     if like and len(like.group(1)) > 1:
         word = like.group(1)
         raise ConfigurationError(
@@ -107,6 +107,11 @@ def _split_scheme(text: str) -> tuple[str, str]:
             hint=f"for a file whose name contains ':', write file:./{text}",
         )
     return "file", text
+
+
+def _looks_like_base64_key(text: str) -> bool:
+    """Bare base64 DER of a private key: "MII" starts the DER SEQUENCE of every RSA key."""
+    return text.startswith("MII") and len(text) >= 64 and _BASE64.issuperset(text)
 
 
 def has_dot_segment(path: str) -> bool:

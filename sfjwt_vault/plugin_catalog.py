@@ -8,8 +8,7 @@ calling plugins is the host's job (`plugins`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .errors import PluginError, SchemeConflictError, UnknownSchemeError
 from .plugin_index import (
@@ -41,27 +40,67 @@ KEY: Kind = "key"
 CACHE: Kind = "cache"
 
 
-@dataclass
 class PluginInfo:
-    """What the host knows about one plugin, loaded or not. `error` says why it cannot serve, if it cannot."""
+    """What the host knows about one plugin, loaded or not. `error` says why it cannot serve, if it cannot.
 
-    name: str  # `file` for sfjwt-vault's own plugins, `<distribution>:<entry point>` for the others
-    schemes: list[str] = field(default_factory=list)
-    distribution: str | None = None
-    version: str | None = None
-    module: str | None = None
-    error: str | None = None
-    hint: str | None = None
-    entry_point: str | None = None
-    cache_schemes: list[str] = field(default_factory=list)
-    first_party: bool = False
-    declared: bool = False  # its schemes come from entry-point metadata, so routing needs no import
-    extras: tuple[str, ...] = ()  # extras of its distribution it needs (`sfjwt_vault.extras` entry points)
-    location: str | None = None  # the distribution's metadata folder
-    allowed: bool = True
-    refused: bool = False  # may never serve: an impostor, or it claims a scheme it was not given
-    loaded: bool = False
-    error_class: type[PluginError] = field(default=PluginError, repr=False)
+    A plain class, not a dataclass: defining a 17-field dataclass costs milliseconds of cold start.
+    """
+
+    __slots__ = (
+        "allowed",
+        "cache_schemes",
+        "declared",
+        "distribution",
+        "entry_point",
+        "error",
+        "error_class",
+        "extras",
+        "first_party",
+        "hint",
+        "loaded",
+        "location",
+        "module",
+        "name",
+        "refused",
+        "schemes",
+        "version",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        schemes: list[str] | None = None,
+        cache_schemes: list[str] | None = None,
+        distribution: str | None = None,
+        version: str | None = None,
+        module: str | None = None,
+        entry_point: str | None = None,
+        first_party: bool = False,
+        declared: bool = False,
+        extras: tuple[str, ...] = (),
+        location: str | None = None,
+    ) -> None:
+        self.name = name  # `file` for sfjwt-vault's own plugins, `<distribution>:<entry point>` for others
+        self.schemes = list(schemes or [])
+        self.cache_schemes = list(cache_schemes or [])
+        self.distribution = distribution
+        self.version = version
+        self.module = module
+        self.entry_point = entry_point
+        self.first_party = first_party
+        self.declared = declared  # its schemes come from entry-point metadata, so routing needs no import
+        self.extras = extras  # extras of its distribution it needs (`sfjwt_vault.extras` entry points)
+        self.location = location  # the distribution's metadata folder
+        self.allowed = True
+        self.refused = False  # may never serve: an impostor, or it claims a scheme it was not given
+        self.loaded = False
+        self.error: str | None = None
+        self.hint: str | None = None
+        self.error_class: type[PluginError] = PluginError
+
+    def __repr__(self) -> str:
+        return f"<PluginInfo {self.name} ({self.origin}): {self.status}>"
 
     def claims(self, kind: Kind) -> list[str]:
         return self.schemes if kind == KEY else self.cache_schemes
@@ -96,8 +135,7 @@ class PluginInfo:
         )
 
 
-@dataclass(frozen=True)
-class Conflict:
+class Conflict(NamedTuple):
     """Two or more allowed plugins claiming one scheme that `SFJWT_PLUGINS` does not assign."""
 
     kind: Kind

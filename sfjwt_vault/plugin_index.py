@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 GROUP = "sfjwt_vault"
 SCHEMES_GROUP = "sfjwt_vault.schemes"
@@ -25,17 +25,21 @@ EXTRAS_GROUP = "sfjwt_vault.extras"
 GROUPS = (GROUP, SCHEMES_GROUP, CACHE_SCHEMES_GROUP, EXTRAS_GROUP)
 
 _METADATA_SUFFIXES = (".dist-info", ".egg-info")
-_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-_EXTRA_MARKER = re.compile(r"""^\s*extra\s*==\s*(["'])([^"']+)\1\s*$""")
+# Patterns, not compiled objects: they are needed only when a plugin declares an extra, and compiling
+# at import would cost every `import sfjwt_vault`.
+_REQUIREMENT_NAME = r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)"
+_EXTRA_MARKER = r"""^\s*extra\s*==\s*(["'])([^"']+)\1\s*$"""
 
 
 def normalize(name: str) -> str:
     """A distribution or extra name in its comparable form (PEP 503 / PEP 685)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    folded = name.lower().replace("_", "-").replace(".", "-")
+    while "--" in folded:
+        folded = folded.replace("--", "-")
+    return folded
 
 
-@dataclass(frozen=True)
-class EntryPoint:
+class EntryPoint(NamedTuple):
     """One `name = module[:attr] [extra, ...]` line of `entry_points.txt`."""
 
     name: str
@@ -63,14 +67,21 @@ class EntryPoint:
         return tuple(normalize(extra.strip()) for extra in inner.split(",") if extra.strip())
 
 
-@dataclass
 class Distribution:
     """One installed distribution that registers sfjwt_vault entry points, found at `path`."""
 
-    path: str  # the .dist-info or .egg-info folder
-    groups: dict[str, list[EntryPoint]]
-    _headers: dict[str, list[str]] | None = field(default=None, repr=False)
-    _record: list[str] | None = field(default=None, repr=False)
+    __slots__ = ("_headers", "_record", "groups", "path")
+
+    def __init__(
+        self, path: str, groups: dict[str, list[EntryPoint]], headers: dict[str, list[str]] | None = None
+    ) -> None:
+        self.path = path  # the .dist-info or .egg-info folder
+        self.groups = groups
+        self._headers = headers
+        self._record: list[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Distribution {self.path}>"
 
     @property
     def base(self) -> str:
@@ -110,8 +121,8 @@ class Distribution:
         names: list[str] = []
         for requirement in self.headers.get("requires-dist", []):
             spec, _, marker = requirement.partition(";")
-            match = _EXTRA_MARKER.match(marker)
-            name = _REQUIREMENT_NAME.match(spec)
+            match = re.match(_EXTRA_MARKER, marker)
+            name = re.match(_REQUIREMENT_NAME, spec)
             if match and name and normalize(match.group(2)) == wanted:
                 names.append(name.group(1))
         return names
@@ -127,8 +138,7 @@ class Distribution:
         return self._record
 
 
-@dataclass
-class Index:
+class Index(NamedTuple):
     """Every distribution with sfjwt_vault entry points, and the names of everything installed."""
 
     distributions: list[Distribution]
@@ -171,7 +181,7 @@ def scan(path: list[str] | None = None) -> Index:
                 installed.add(normalize(name))
             groups = _read_groups(os.path.join(child.path, "entry_points.txt"))
             if groups:
-                distributions.append(Distribution(path=child.path, groups=groups))
+                distributions.append(Distribution(child.path, groups))
     if zips:
         _scan_zips(zips, distributions, installed)
     return Index(distributions, installed)
@@ -192,7 +202,7 @@ def _scan_zips(entries: list[str], distributions: list[Distribution], installed:
             located = getattr(dist, "_path", None)
             headers = {"name": [name], "version": [dist.version]}
             headers["requires-dist"] = list(dist.requires or [])
-            distributions.append(Distribution(path=str(located or name), groups=groups, _headers=headers))
+            distributions.append(Distribution(str(located or name), groups, headers))
 
 
 def _read_groups(path: str) -> dict[str, list[EntryPoint]]:

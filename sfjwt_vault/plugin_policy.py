@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .errors import ConfigurationError
 from .plugin_index import Distribution, normalize
@@ -41,7 +41,7 @@ FIRST_PARTY_CACHE_SCHEMES: dict[str, tuple[str, str | None]] = {
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _SCHEME = r"[a-z][a-z0-9+.-]*"
-_ITEM = re.compile(rf"^(?:(?P<scheme>{_SCHEME})=)?(?:(?P<dist>{_NAME}):)?(?P<ep>{_NAME})$")
+_ITEM = rf"^(?:(?P<scheme>{_SCHEME})=)?(?:(?P<dist>{_NAME}):)?(?P<ep>{_NAME})$"  # compiled on first use
 _SYNTAX_HINT = (
     "a comma list of plugins: `file`, `aws`, `vault` for sfjwt-vault's own, `<distribution>:<entry point>` "
     "for others (see `sfjwt plugins`), and `<scheme>=<plugin>` to choose who serves a scheme"
@@ -55,13 +55,12 @@ def plugin_name(distribution: str | None, entry_point: str, *, first_party: bool
     return f"{normalize(distribution)}:{entry_point}"
 
 
-@dataclass(frozen=True)
-class AllowList:
+class AllowList(NamedTuple):
     """A parsed `SFJWT_PLUGINS`. `plugins` holds plugin names; `assignments` maps scheme -> plugin name."""
 
     raw: str
-    plugins: frozenset[str] = frozenset()
-    assignments: dict[str, str] = field(default_factory=dict)
+    plugins: frozenset[str]
+    assignments: dict[str, str]
 
     @classmethod
     def parse(cls, raw: str) -> AllowList:
@@ -70,7 +69,7 @@ class AllowList:
         for item in (part.strip() for part in raw.split(",")):
             if not item:
                 continue
-            match = _ITEM.match(item)
+            match = re.match(_ITEM, item)
             if match is None:
                 raise ConfigurationError(f"{ALLOW_ENV} has a malformed entry {item!r}", hint=_SYNTAX_HINT)
             dist, entry_point, scheme = match.group("dist"), match.group("ep"), match.group("scheme")
@@ -84,7 +83,7 @@ class AllowList:
                     )
                 assignments[scheme] = name
             plugins.add(name)
-        return cls(raw=raw, plugins=frozenset(plugins), assignments=assignments)
+        return cls(raw, frozenset(plugins), assignments)
 
     def allows(self, name: str) -> bool:
         return name in self.plugins

@@ -3,8 +3,10 @@
 First-party backends (file, AWS, Vault) are entry points like third-party ones. Nothing is imported at
 `import sfjwt_vault`. On first use the host reads the entry-point metadata of the installed
 distributions (`plugin_index`), applies the allow-list and the scheme-ownership rules
-(`plugin_policy`), and imports only the plugins that declare no schemes; a reference then imports just
-the plugin that declared its scheme. `docs/plugins.md` is the contract a plugin author relies on.
+(`plugin_policy`, `plugin_catalog`), and imports only the plugins that declare no schemes; a reference
+then imports just the plugin that declared its scheme. `docs/plugins.md` is the contract a plugin
+author relies on. The three helper modules are imported on first use too (`import sfjwt_vault` is
+on every cold start).
 """
 
 from __future__ import annotations
@@ -20,20 +22,21 @@ from . import hookspecs
 from .errors import KeyBackendError, MissingExtraError, SfjwtError, UnknownSchemeError
 from .hookspecs import KeyProblem
 from .keyref import KeyRef
-from .plugin_catalog import CACHE, KEY, Catalog, Conflict, Kind, PluginInfo
-from .plugin_index import GROUP, Distribution, EntryPoint, Index, scan
-from .plugin_policy import ALLOW_ENV, AllowList, allow_list, provided_package_dir, same_file
 from .secret import SecretBuffer
 from .signer import Signer
 
 if TYPE_CHECKING:
+    from .plugin_catalog import Catalog, Conflict, Kind, PluginInfo
+    from .plugin_index import Distribution, EntryPoint, Index
+    from .plugin_policy import AllowList
     from .shared_cache import SharedCache
 
 log = logging.getLogger("sfjwt_vault")
 
-ENTRY_POINT_GROUP = GROUP
+KEY: Kind = "key"
+CACHE: Kind = "cache"
 
-__all__ = ["ALLOW_ENV", "ENTRY_POINT_GROUP", "Conflict", "PluginHost", "PluginInfo", "get_host", "reset_host"]
+__all__ = ["PluginHost", "get_host", "reset_host"]
 
 
 class PluginHost:
@@ -44,7 +47,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self._load_entry_points = load_entry_points
         self._allow_raw = allow
-        self._catalog = Catalog(None)
+        self._catalog_made: Catalog | None = None
         self._index: Index | None = None
         self._started = False
         self._lock = threading.RLock()
@@ -54,8 +57,18 @@ class PluginHost:
     # -- what is installed ------------------------------------------------------------------------
 
     @property
+    def _catalog(self) -> Catalog:
+        if self._catalog_made is None:
+            from .plugin_catalog import Catalog
+
+            self._catalog_made = Catalog(None)
+        return self._catalog_made
+
+    @property
     def allow_list(self) -> AllowList | None:
         """The parsed allow-list (`allow=` or `SFJWT_PLUGINS`), None when every plugin may load."""
+        from .plugin_policy import allow_list
+
         return allow_list(self._allow_raw)
 
     @property
@@ -91,6 +104,8 @@ class PluginHost:
         A registered plugin is the caller's explicit choice: the allow-list does not apply to it, but
         two plugins claiming one scheme is still an error.
         """
+        from .plugin_catalog import Conflict, PluginInfo
+
         with self._lock:
             catalog = self._catalog
             existing = catalog.plugins.get(name)
@@ -198,6 +213,8 @@ class PluginHost:
                 return
             self._catalog.allow = self.allow_list
             if self._load_entry_points:
+                from .plugin_index import scan
+
                 self._index = scan()
                 self._catalog.add_index(self._index)
                 for info in list(self._catalog.plugins.values()):
@@ -213,6 +230,8 @@ class PluginHost:
         with self._lock:
             eligible = self._catalog.eligible(kind, scheme)
             if len(eligible) > 1:
+                from .plugin_catalog import Conflict
+
                 raise Conflict(kind, scheme, tuple(eligible)).error()
             if not eligible:
                 raise self._catalog.no_owner(kind, scheme)
@@ -250,7 +269,7 @@ class PluginHost:
         except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
             error = info.fail(
                 f"failed to import {ep.target}: {type(exc).__name__}: {exc}",
-                f"reinstall the plugin, or leave it out of {ALLOW_ENV}",
+                "reinstall the plugin, or leave it out of SFJWT_PLUGINS",
             )
             log.warning("sfjwt-vault plugin %r %s", info.name, info.error)
             raise error from None
@@ -312,6 +331,8 @@ class PluginHost:
 def _check_own_module(info: PluginInfo, dist: Distribution, ep: EntryPoint) -> None:
     """sfjwt-vault's own plugin must be imported from the files its own installation wrote."""
     import importlib.util
+
+    from .plugin_policy import provided_package_dir, same_file
 
     top = ep.module.split(".", 1)[0]
     provided = provided_package_dir(dist, top)

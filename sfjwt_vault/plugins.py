@@ -254,7 +254,8 @@ class PluginHost:
             raise info.unusable()
         dist, ep = self._catalog.entries[info.name]
         gaps = self._index.missing(dist, info.extras) if self._index is not None else {}
-        for extra, absent in gaps.items():
+        if gaps:
+            extra, absent = next(iter(gaps.items()))
             raise info.fail(
                 f"needs the [{extra}] extra ({', '.join(absent)} not installed)",
                 f"pip install '{dist.name}[{extra}]'",

@@ -64,31 +64,57 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    """List every plugin with its distribution; exit 2 if two claim one scheme or one is refused."""
+    from .plugin_policy import ALLOW_ENV
     from .plugins import get_host
 
     host = get_host()
     host.ensure_loaded()
+    conflicts = host.conflicts()
+    contested: dict[str, list[str]] = {}
+    for conflict in conflicts:
+        for plugin in conflict.plugins:
+            contested.setdefault(plugin.name, []).append(conflict.scheme)
+    infos = sorted(host.plugins.values(), key=lambda i: (not i.first_party, i.name))
     rows: list[dict[str, Any]] = [
         {
             "name": info.name,
-            "schemes": info.schemes,
-            "version": info.version,
+            "entry_point": info.entry_point,
             "distribution": info.distribution,
+            "version": info.version,
+            "first_party": info.first_party,
             "module": info.module,
-            "status": info.error or "loaded",
+            "schemes": info.schemes,
+            "cache_schemes": info.cache_schemes,
+            "status": info.status,
+            "hint": info.hint if info.error else None,
+            "conflicts": contested.get(info.name, []),
         }
-        for info in sorted(host.plugins.values(), key=lambda i: i.name)
+        for info in infos
     ]
+    refused = [info for info in infos if info.refused]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
-        return EXIT_OK
-    if not rows:
-        print("no sfjwt_vault plugins installed")
-    for row in rows:
-        schemes = ", ".join(f"{s}:" for s in row["schemes"]) or "-"
-        origin = f"{row['distribution'] or '?'} {row['version'] or ''}".strip()
-        print(f"{row['name']:<10} {schemes:<28} {origin:<24} {row['module'] or ''}  [{row['status']}]")
-    return EXIT_OK
+    else:
+        if not rows:
+            print("no sfjwt_vault plugins installed")
+        for row in rows:
+            schemes = " ".join([f"{s}:" for s in row["schemes"]] + [f"{s}:(cache)" for s in row["cache_schemes"]])
+            origin = f"{row['distribution'] or '?'} {row['version'] or ''}".strip()
+            line = f"{row['name']:<8} {origin:<20} {schemes or '-':<36} {row['module'] or '':<22}"
+            print(f"{line} [{row['status']}]")
+            if row["hint"]:
+                print(f"{'':<8} fix: {row['hint']}")
+    for name in host.unknown_allowed():
+        print(
+            f"note: {ALLOW_ENV} names {name!r}, which is no installed plugin (sfjwt-vault's own are named "
+            "file, aws, vault; others <distribution>:<entry point>, as listed above)",
+            file=sys.stderr,
+        )
+    for problem in [conflict.error() for conflict in conflicts] + [info.unusable() for info in refused]:
+        print(f"error: {problem.message}", file=sys.stderr)
+        print(f"hint: {problem.hint}", file=sys.stderr)
+    return EXIT_USAGE if conflicts or refused else EXIT_OK
 
 
 def cmd_cert(args: argparse.Namespace) -> int:

@@ -51,7 +51,15 @@ class PluginError(ConfigurationError):
 
 
 class UnknownSchemeError(PluginError):
-    """No loaded plugin serves the key reference's scheme."""
+    """No installed and allowed plugin serves the reference's scheme."""
+
+
+class SchemeConflictError(PluginError):
+    """Two allowed plugins claim one scheme and `SFJWT_PLUGINS` does not say which one serves it."""
+
+
+class MissingExtraError(PluginError):
+    """The plugin serving the scheme needs an extra that is not installed (`pip install 'sfjwt-vault[aws]'`)."""
 
 
 class KeyBackendError(SfjwtError):

@@ -62,3 +62,45 @@ def test_unknown_options_are_refused_with_the_allowed_ones() -> None:
         ref.check_options({"region"}, "aws-sm:prod/sf?region=eu-west-1")
     assert "allowed: region" in (info.value.hint or "")
     KeyRef.parse("aws-sm:prod/sf?region=eu-west-1").check_options({"region"}, "x")  # known: no error
+
+
+@pytest.mark.parametrize(
+    "pem",
+    [
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n",
+        "  -----BEGIN RSA PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END RSA PRIVATE KEY-----",
+        '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC"}',
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3S"
+        + "C6dVMvDuictGeurT8jNbvJZHtCSuYEvuNMoSfm76oqFvAp8Gy0iz5sxjZmSnXyCdPEovGhLa0VzMaQ8s+CLOyS56YyCFGeJZ",
+        "x" * 3000 + "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+    ],
+)
+def test_a_pasted_pem_gets_the_pem_message_and_is_never_echoed(pem: str) -> None:
+    """Multi-line and over-long pastes too: the control-character and length checks used to fire first."""
+    with pytest.raises(ConfigurationError) as info:
+        KeyRef.parse(pem)
+    assert info.value.message == "the key reference looks like a PEM key, not a reference to one"
+    assert "MIIEvQ" not in str(info.value) and "MIIEvQ" not in repr(info.value)
+
+
+@pytest.mark.parametrize(
+    ("ref", "meant"), [("aws_sm:prod/x", "aws-sm"), ("AWS-KMS:alias/k", "aws-kms"), ("Vault:secret/x", "vault")]
+)
+def test_a_malformed_scheme_is_not_taken_for_a_file_path(ref: str, meant: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        KeyRef.parse(ref)
+    assert info.value.message.endswith(f"did you mean `{meant}:`?")
+    assert info.value.hint == f"for a file whose name contains ':', write file:./{ref}"
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "file:k.pem?passphrase_env=A&passphrase_env=B",
+        "aws-sm:x?region=eu-west-1&region=us-east-1",
+        "vault:a/b?version=1&version=2",
+    ],
+)
+def test_a_repeated_option_is_refused_for_every_scheme(ref: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"gives the option '[a-z_]+' twice"):
+        KeyRef.parse(ref)

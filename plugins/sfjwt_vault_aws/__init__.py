@@ -13,13 +13,21 @@ boto3 is imported on the first aws-* reference, not when this module loads.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sfjwt_vault import KeyRef, SecretBuffer, Signer, hookimpl
+from sfjwt_vault.plugin_api import KeyRef, SecretBuffer, Signer, hookimpl
 
 from ._ref import KMS_SCHEME, SM_SCHEME, previous_version
 
-__all__ = ["KMS_SCHEME", "SM_SCHEME"]
+if TYPE_CHECKING:
+    from sfjwt_vault.plugin_api import SharedCache
+
+__all__ = ["CACHE_SCHEME", "KMS_SCHEME", "SM_SCHEME"]
+
+CACHE_SCHEME = "dynamodb"
+
+# The host calls these hooks only with references of the schemes declared here (and in pyproject.toml's
+# `sfjwt_vault.schemes` entry points); `ref.scheme` only tells the plugin's own two schemes apart.
 
 
 @hookimpl
@@ -28,9 +36,12 @@ def sfjwt_schemes() -> list[str]:
 
 
 @hookimpl
-def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer | None:
-    if ref.scheme != SM_SCHEME:
-        return None
+def sfjwt_cache_schemes() -> list[str]:
+    return [CACHE_SCHEME]
+
+
+@hookimpl
+def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer:
     from ._secrets import fetch_key
 
     return fetch_key(ref)
@@ -39,7 +50,7 @@ def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer | None:
 @hookimpl
 def sfjwt_remote_signer(ref: KeyRef) -> Signer | None:
     if ref.scheme != KMS_SCHEME:
-        return None
+        return None  # aws-sm: the key is fetched
     from ._kms import KmsSigner
 
     return KmsSigner(ref)
@@ -53,16 +64,14 @@ def sfjwt_previous_key_ref(ref: KeyRef) -> KeyRef | None:
 @hookimpl
 def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str | None:
     if ref.scheme != SM_SCHEME:
-        return None
+        return None  # aws-kms: KMS generates its keys; they are never imported
     from ._secrets import store_key
 
     return store_key(ref, pem, overwrite)
 
 
 @hookimpl
-def sfjwt_shared_cache(url: str) -> Any:
-    if not url.startswith("dynamodb:"):
-        return None
+def sfjwt_shared_cache(url: str) -> SharedCache:
     from ._token_cache import DynamoTokenCache
 
     return DynamoTokenCache(url)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
 from sfjwt_vault import KeyBackendError, SfjwtError, TransientError
-from sfjwt_vault.errors import scrub
+from sfjwt_vault.plugin_api import scrub
 
 T = TypeVar("T")
 

@@ -14,8 +14,7 @@ import threading
 from typing import Any
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
-from sfjwt_vault.keys import MAX_KEY_BYTES
-from sfjwt_vault.secret import wipe, wipe_received_bytes
+from sfjwt_vault.plugin_api import MAX_KEY_BYTES, wipe, wipe_received_bytes
 
 from . import _jsonscan
 from ._clients import forget_client, get_client, quiet_botocore

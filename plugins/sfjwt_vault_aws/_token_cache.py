@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
-from sfjwt_vault.cache import CacheKey
-from sfjwt_vault.shared_cache import (
+from sfjwt_vault.plugin_api import (
+    AccessToken,
+    CacheKey,
     Stored,
     fingerprint,
     key_hash,
@@ -27,7 +28,6 @@ from sfjwt_vault.shared_cache import (
     token_from_bytes,
     token_to_bytes,
 )
-from sfjwt_vault.token import AccessToken
 
 from ._clients import forget_client, get_client, quiet_botocore
 from ._errors import Operation, call_with_retry

@@ -1,21 +1,39 @@
 """The `file:` key backend: a PEM private key in a local file (or a bare path).
 
+    file:<path>[?passphrase_env=VAR]
+
 Reads unbuffered with `readinto` straight into a SecretBuffer, so no `bytes` copy of the key is made
-by Python's buffered I/O. Reads are bounded: a file larger than any PEM key is refused unread.
+by Python's buffered I/O. Reads are bounded: a file larger than any PEM key is refused unread, and
+anything but a regular file (a FIFO, a device) is refused without blocking on it. A key file that
+group or others can access, or that another user owns, still works but logs one warning per process
+(as ssh refuses such keys); `key_file_problems` reports the same for `sfjwt doctor`.
 Writes (`sfjwt keygen --store file:...`) create the file 0600 and exclusively, straight from the
 buffer; replacing a key goes through a 0600 temporary file in the same folder and `os.replace`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import tempfile
 
-from sfjwt_vault import KeyBackendError, KeyRef, SecretBuffer, hookimpl
-from sfjwt_vault.keys import MAX_KEY_BYTES
+from sfjwt_vault.plugin_api import (
+    MAX_KEY_BYTES,
+    ConfigurationError,
+    KeyBackendError,
+    KeyProblem,
+    KeyRef,
+    SecretBuffer,
+    hookimpl,
+)
 
 SCHEME = "file"
+OPTIONS = {"passphrase_env"}  # read by the core, for encrypted PEM files
+EXAMPLE = "file:/etc/sf/key.pem?passphrase_env=SF_KEY_PASSPHRASE"
+
+log = logging.getLogger("sfjwt_vault.file")
+_warned: set[tuple[str, str]] = set()
 
 
 @hookimpl
@@ -24,12 +42,11 @@ def sfjwt_schemes() -> list[str]:
 
 
 @hookimpl
-def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer | None:
-    if ref.scheme != SCHEME:
-        return None
-    path = os.path.expanduser(ref.path)
+def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer:
+    path = _checked_path(ref)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below by fstat.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise KeyBackendError(
             f"key file {path!r} does not exist", hint="check SFJWT_KEY; create a key with `sfjwt keygen`"
@@ -45,6 +62,7 @@ def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer | None:
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise KeyBackendError(f"key path {path!r} is not a regular file", hint="point SFJWT_KEY at the PEM file")
+    _warn_once(path, info)
     with os.fdopen(fd, "rb", buffering=0) as handle:
         if info.st_size > MAX_KEY_BYTES:
             raise KeyBackendError(
@@ -71,10 +89,64 @@ def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer | None:
 
 
 @hookimpl
-def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str | None:
-    if ref.scheme != SCHEME:
-        return None
-    path = os.path.abspath(os.path.expanduser(ref.path))
+def sfjwt_key_problems(ref: KeyRef) -> list[KeyProblem]:
+    return key_file_problems(_checked_path(ref))
+
+
+def key_file_problems(path: str) -> list[KeyProblem]:
+    """What is wrong with a working key file's protection: access for group or others, another owner.
+
+    [] when nothing is, or when the file cannot be inspected (reading it reports that better).
+    """
+    try:
+        info = os.stat(os.path.expanduser(path))
+    except OSError:
+        return []
+    return _problems(path, info) if stat.S_ISREG(info.st_mode) else []
+
+
+def _problems(path: str, info: os.stat_result) -> list[KeyProblem]:
+    problems: list[KeyProblem] = []
+    if info.st_mode & 0o077:
+        problems.append(
+            KeyProblem(
+                f"key file {path!r} has mode {stat.S_IMODE(info.st_mode):04o}: group or others can access it",
+                f"chmod 600 {path!r}, so that only its owner can read it",
+            )
+        )
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is not None and info.st_uid != geteuid():
+        problems.append(
+            KeyProblem(
+                f"key file {path!r} is owned by uid {info.st_uid}, not by this user (uid {geteuid()})",
+                "chown the key file to the user that runs sfjwt-vault, and chmod 600 it",
+            )
+        )
+    return problems
+
+
+def _warn_once(path: str, info: os.stat_result) -> None:
+    """One warning per problem per process, not one per mint."""
+    for problem in _problems(path, info):
+        if (path, problem.message) not in _warned:
+            _warned.add((path, problem.message))
+            log.warning("%s; %s", problem.message, problem.hint)
+
+
+def _checked_path(ref: KeyRef) -> str:
+    """The file's path; unknown options and a #field are refused, since a typo must not pass silently."""
+    ref.check_options(OPTIONS, EXAMPLE)
+    if ref.fragment is not None:
+        raise ConfigurationError(
+            f"the key reference {str(ref)!r} has a #field, which a key file does not have",
+            hint=f"name the PEM file itself, e.g. {EXAMPLE}",
+        )
+    return os.path.expanduser(ref.path)
+
+
+@hookimpl
+def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str:
+    path = os.path.abspath(_checked_path(ref))
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         raise KeyBackendError(

@@ -12,8 +12,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
-from sfjwt_vault.keyref import has_dot_segment
-from sfjwt_vault.keys import MAX_KEY_BYTES
+from sfjwt_vault.plugin_api import MAX_KEY_BYTES, has_dot_segment
 
 from .errors import VaultNotFound, VaultPermissionDenied
 from .session import VaultSession

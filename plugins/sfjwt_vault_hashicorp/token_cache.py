@@ -18,9 +18,16 @@ import uuid
 from typing import Any
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
-from sfjwt_vault.cache import CacheKey
-from sfjwt_vault.shared_cache import Stored, fingerprint, key_hash, lease_seconds, token_from_bytes, token_to_bytes
-from sfjwt_vault.token import AccessToken
+from sfjwt_vault.plugin_api import (
+    AccessToken,
+    CacheKey,
+    Stored,
+    fingerprint,
+    key_hash,
+    lease_seconds,
+    token_from_bytes,
+    token_to_bytes,
+)
 
 from .errors import VaultNotFound
 from .session import VaultSession, get_session

@@ -17,7 +17,7 @@ from typing import Any
 
 from sfjwt_vault import KeyRef, SecretBuffer, Signer, hookimpl
 
-from ._ref import KMS_SCHEME, SM_SCHEME, previous_version
+from .ref import KMS_SCHEME, SM_SCHEME, previous_version
 
 __all__ = ["KMS_SCHEME", "SM_SCHEME"]
 
@@ -31,7 +31,7 @@ def sfjwt_schemes() -> list[str]:
 def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer | None:
     if ref.scheme != SM_SCHEME:
         return None
-    from ._secrets import fetch_key
+    from .secretsmanager import fetch_key
 
     return fetch_key(ref)
 
@@ -40,7 +40,7 @@ def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer | None:
 def sfjwt_remote_signer(ref: KeyRef) -> Signer | None:
     if ref.scheme != KMS_SCHEME:
         return None
-    from ._kms import KmsSigner
+    from .kms import KmsSigner
 
     return KmsSigner(ref)
 
@@ -54,7 +54,7 @@ def sfjwt_previous_key_ref(ref: KeyRef) -> KeyRef | None:
 def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str | None:
     if ref.scheme != SM_SCHEME:
         return None
-    from ._secrets import store_key
+    from .secretsmanager import store_key
 
     return store_key(ref, pem, overwrite)
 

@@ -29,9 +29,9 @@ from sfjwt_vault.shared_cache import (
 )
 from sfjwt_vault.token import AccessToken
 
-from ._clients import forget_client, get_client, quiet_botocore
-from ._errors import Operation, call_with_retry
-from ._ref import resolve_region
+from .clients import forget_client, get_client, quiet_botocore
+from .errors import Operation, call_with_retry
+from .ref import resolve_region
 
 SCHEME = "dynamodb"
 CONTEXT_KEY = "sfjwt:cache"

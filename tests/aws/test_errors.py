@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-from sfjwt_vault_aws._errors import ATTEMPTS, MAX_DELAY, AwsThrottledError, Operation, call_with_retry, map_aws_error
+from sfjwt_vault_aws.errors import ATTEMPTS, MAX_DELAY, AwsThrottledError, Operation, call_with_retry, map_aws_error
 
 from sfjwt_vault import KeyBackendError, KeyRef, TransientError
 from sfjwt_vault.keys import open_signer

@@ -179,7 +179,7 @@ class BackendSetup:
     def run(self, sf: SalesforceApp, tmp: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
         import sfjwt_vault_aws
         import sfjwt_vault_hashicorp
-        from sfjwt_vault_aws import _clients, _kms
+        from sfjwt_vault_aws import clients, kms
         from sfjwt_vault_hashicorp import session as vault_session
         from sfjwt_vault_hashicorp import transit
 
@@ -190,7 +190,7 @@ class BackendSetup:
                 monkeypatch.delenv(name)
         for name, value in stores.env.items():
             monkeypatch.setenv(name, value)
-        for reset in (_clients.reset_clients, _kms.reset_cache, vault_session.reset_sessions, transit.clear_cache):
+        for reset in (clients.reset_clients, kms.reset_cache, vault_session.reset_sessions, transit.clear_cache):
             reset()
             request.addfinalizer(reset)
         host: plugins.PluginHost = request.getfixturevalue("host")

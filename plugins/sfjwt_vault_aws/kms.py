@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from sfjwt_vault import KeyBackendError, KeyRef
 
-from ._clients import endpoint_for, forget_client, get_client
-from ._errors import Operation, call_with_retry
-from ._ref import KmsKeyRef, parse_kms_ref, resolve_region
+from .clients import endpoint_for, forget_client, get_client
+from .errors import Operation, call_with_retry
+from .ref import KmsKeyRef, parse_kms_ref, resolve_region
 
 SERVICE = "kms"
 ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"

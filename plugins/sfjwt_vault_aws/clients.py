@@ -2,7 +2,7 @@
 Lambda invocations. boto3 is imported here, on the first aws-* reference, never at `import sfjwt_vault`.
 
 Clients are thread-safe once built; building them is not, hence the lock. botocore's retries are off:
-`_errors.call_with_retry` is the single retry loop. The endpoint is left to botocore, which honours
+`errors.call_with_retry` is the single retry loop. The endpoint is left to botocore, which honours
 AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> natively; the cache key includes those variables so a
 changed endpoint gets its own client.
 """

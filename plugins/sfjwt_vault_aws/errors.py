@@ -1,6 +1,6 @@
 """AWS failures as sfjwt-vault errors with hints, and a bounded retry for the transient ones.
 
-botocore's own retries are switched off for our clients (see `_clients`), so this is the one retry
+botocore's own retries are switched off for our clients (see `clients`), so this is the one retry
 loop: throttling, 5xx and unreachable endpoints are retried with exponential backoff and full jitter,
 then raised as `TransientError`. Messages name the reference, the IAM action and the resource, never a
 secret value (AWS error messages do not carry secret values either; they are scrubbed anyway).

@@ -17,10 +17,10 @@ from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, Key
 from sfjwt_vault.keys import MAX_KEY_BYTES
 from sfjwt_vault.secret import wipe, wipe_received_bytes
 
-from . import _jsonscan
-from ._clients import forget_client, get_client, quiet_botocore
-from ._errors import Operation, SecretNotFoundError, call_with_retry
-from ._ref import CURRENT, DEFAULT_FIELD, PREVIOUS, SecretRef, parse_secret_ref, resolve_region
+from . import jsonscan
+from .clients import forget_client, get_client, quiet_botocore
+from .errors import Operation, SecretNotFoundError, call_with_retry
+from .ref import CURRENT, DEFAULT_FIELD, PREVIOUS, SecretRef, parse_secret_ref, resolve_region
 
 SERVICE = "secretsmanager"
 _EVENT = "before-parse.secrets-manager.GetSecretValue"
@@ -94,21 +94,21 @@ def _capture_body(response_dict: dict[str, Any], **_: Any) -> None:
     if len(body) > _MAX_BODY:
         return  # let botocore parse; _from_parsed refuses the oversized value with a clear error
     try:
-        found = {name: (start, end) for name, start, end in _jsonscan.members(body, 0, len(body))}
-    except _jsonscan.JsonScanError:
+        found = {name: (start, end) for name, start, end in jsonscan.members(body, 0, len(body))}
+    except jsonscan.JsonScanError:
         return
     for name, binary in (("SecretString", False), ("SecretBinary", True)):
-        if name not in found or not _jsonscan.is_string_value(body, found[name][0]):
+        if name not in found or not jsonscan.is_string_value(body, found[name][0]):
             continue
         start, end = found[name]
         buffer = SecretBuffer(end - start)
         view = buffer.writable()
         try:
             if binary:
-                length = _jsonscan.decode_base64(body, start, end, view)
+                length = jsonscan.decode_base64(body, start, end, view)
             else:
-                length = _jsonscan.decode_string(body, start, end, view)
-        except _jsonscan.JsonScanError:
+                length = jsonscan.decode_string(body, start, end, view)
+        except jsonscan.JsonScanError:
             view.release()
             buffer.wipe()
             return
@@ -157,7 +157,7 @@ def _select_pem(buffer: SecretBuffer, sref: SecretRef, binary: bool) -> None:
         )
     view = buffer.writable()
     try:
-        first = _jsonscan.skip_ws(view, 0, len(buffer))
+        first = jsonscan.skip_ws(view, 0, len(buffer))
         is_json = first < len(buffer) and view[first] == 0x7B
         if not is_json:
             if sref.field:
@@ -178,11 +178,11 @@ def _select_pem(buffer: SecretBuffer, sref: SecretRef, binary: bool) -> None:
         names: list[str] = []
         span: tuple[int, int] | None = None
         try:
-            for name, start, end in _jsonscan.members(view, first, len(buffer)):
+            for name, start, end in jsonscan.members(view, first, len(buffer)):
                 names.append(name)
                 if name == field and span is None:
-                    span = (start, end) if _jsonscan.is_string_value(view, start) else (-1, -1)
-        except _jsonscan.JsonScanError:
+                    span = (start, end) if jsonscan.is_string_value(view, start) else (-1, -1)
+        except jsonscan.JsonScanError:
             raise KeyFormatError(
                 f"the secret {sref.secret_id!r} starts like JSON but is not a valid JSON object",
                 hint="store the PEM itself, or valid JSON with the PEM in one string field",
@@ -201,14 +201,14 @@ def _select_pem(buffer: SecretBuffer, sref: SecretRef, binary: bool) -> None:
             )
         old_length = len(buffer)
         try:
-            length = _jsonscan.decode_string(view, span[0], span[1], view, 0)
-        except _jsonscan.JsonScanError:
+            length = jsonscan.decode_string(view, span[0], span[1], view, 0)
+        except jsonscan.JsonScanError:
             raise KeyFormatError(
                 f"the field {field!r} of the secret {sref.secret_id!r} is not a valid JSON string"
             ) from None
         view[length:old_length] = bytes(old_length - length)  # wipe the rest of the JSON
         buffer.set_length(length)
-        pem_start = _jsonscan.skip_ws(view, 0, length)
+        pem_start = jsonscan.skip_ws(view, 0, length)
         if bytes(view[pem_start : pem_start + len(_PEM)]) != _PEM:
             raise KeyFormatError(
                 f"the field {field!r} of the secret {sref.secret_id!r} does not hold a PEM private key",
@@ -276,11 +276,11 @@ def _current_fields(client: Any, sref: SecretRef, region: str) -> tuple[bool, li
     with buffer:
         view = buffer.view()
         try:
-            start = _jsonscan.skip_ws(view, 0, len(buffer))
+            start = jsonscan.skip_ws(view, 0, len(buffer))
             if start < len(buffer) and view[start] == 0x7B:
                 try:
-                    return True, [name for name, _s, _e in _jsonscan.members(view, start, len(buffer))]
-                except _jsonscan.JsonScanError:
+                    return True, [name for name, _s, _e in jsonscan.members(view, start, len(buffer))]
+                except jsonscan.JsonScanError:
                     return False, []
             return False, []
         finally:
@@ -301,7 +301,7 @@ def _secret_string(pem: SecretBuffer, field: str | None) -> str:
         staging = bytearray(len(head) + 6 * len(view) + 2)
         out = memoryview(staging)
         out[: len(head)] = head
-        end = _jsonscan.escape_into(view, out, len(head))
+        end = jsonscan.escape_into(view, out, len(head))
         out[end : end + 2] = b'"}'
         text = str(out[: end + 2], "utf-8")
         out.release()

@@ -64,9 +64,6 @@ class AwsNotFoundError(KeyBackendError):
     """The secret, the secret version or the KMS key does not exist (where we looked)."""
 
 
-SecretNotFoundError = AwsNotFoundError
-
-
 class Operation(NamedTuple):
     """What we were doing, for messages: the reference, the IAM action and the resource it applies to."""
 

@@ -19,7 +19,7 @@ from sfjwt_vault.secret import wipe, wipe_received_bytes
 
 from . import jsonscan
 from .clients import forget_client, get_client, quiet_botocore
-from .errors import Operation, SecretNotFoundError, call_with_retry
+from .errors import AwsNotFoundError, Operation, call_with_retry
 from .ref import CURRENT, DEFAULT_FIELD, PREVIOUS, SecretRef, parse_secret_ref, resolve_region
 
 SERVICE = "secretsmanager"
@@ -271,7 +271,7 @@ def _current_fields(client: Any, sref: SecretRef, region: str) -> tuple[bool, li
     current = SecretRef(sref.secret_id, sref.region, None, None, None, sref.ref)
     try:
         buffer, _binary = _get_secret(client, current, region)
-    except SecretNotFoundError:
+    except AwsNotFoundError:
         return None
     with buffer:
         view = buffer.view()

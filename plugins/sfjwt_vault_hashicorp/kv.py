@@ -15,7 +15,7 @@ from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, Key
 from sfjwt_vault.keyref import has_dot_segment
 from sfjwt_vault.keys import MAX_KEY_BYTES
 
-from .errors import VaultNotFound, VaultPermissionDenied
+from .errors import VaultNotFoundError, VaultPermissionDeniedError
 from .session import VaultSession
 
 log = logging.getLogger("sfjwt_vault.vault")
@@ -103,13 +103,13 @@ def _detect(full: str, mount_opt: str | None, session: VaultSession) -> tuple[st
     probe = mount_opt + "/" if mount_opt else full
     try:
         body = session.request("GET", f"sys/internal/ui/mounts/{probe}", what="look up the KV mount", capability="read")
-    except (VaultPermissionDenied, VaultNotFound):
+    except (VaultPermissionDeniedError, VaultNotFoundError):
         # Older servers or locked-down policies: assume the documented default.
         log.debug("could not look up the mount of %s; assuming KV v2 at %s", full, fallback_mount)
         return fallback_mount, 2
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or not data.get("path"):
-        raise VaultNotFound(
+        raise VaultNotFoundError(
             f"no secrets engine is mounted at {fallback_mount!r}",
             hint="check the mount (first path segment, or ?mount=) and VAULT_NAMESPACE; `bao secrets list`",
         )
@@ -133,7 +133,7 @@ def read_data(loc: KvLocation, session: VaultSession, *, version: int | None = N
     data = body.get("data") if isinstance(body, dict) else None
     if loc.kv == 2:
         if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
-            raise VaultNotFound(
+            raise VaultNotFoundError(
                 f"the secret at {loc.data_path} (version {version or 'latest'}) is deleted or empty",
                 hint="undelete it (`bao kv undelete`) or write the key again",
             )
@@ -145,7 +145,7 @@ def read_data(loc: KvLocation, session: VaultSession, *, version: int | None = N
                 f"wrong KV version: {loc.mount!r} is a KV version 2 mount but was read as version 1",
                 hint="drop ?kv=1 from the reference (or use ?kv=2)",
             )
-        raise VaultNotFound(f"no secret at {loc.data_path}", hint="check the path; write the key first")
+        raise VaultNotFoundError(f"no secret at {loc.data_path}", hint="check the path; write the key first")
     return data, 0
 
 
@@ -154,9 +154,9 @@ def fetch(ref: KeyRef, session: VaultSession) -> SecretBuffer:
     loc = resolve(ref, session)
     try:
         data, _ = read_data(loc, session, version=loc.pinned)
-    except VaultNotFound as exc:
+    except VaultNotFoundError as exc:
         if ref.options.get("kv") == "2":
-            raise VaultNotFound(
+            raise VaultNotFoundError(
                 exc.message, hint=f"if {loc.mount!r} is a KV version 1 mount, use ?kv=1 (or drop ?kv=)"
             ) from None
         raise
@@ -228,7 +228,7 @@ def _current_version(loc: KvLocation, session: VaultSession) -> int:
         body = session.request(
             "GET", loc.metadata_path, what=f"read the version list of {loc.data_path}", capability="read"
         )
-    except VaultNotFound:
+    except VaultNotFoundError:
         return 0
     data = body.get("data") if isinstance(body, dict) else None
     return int((data or {}).get("current_version") or 0)
@@ -249,7 +249,7 @@ def store(ref: KeyRef, pem: SecretBuffer, overwrite: bool, session: VaultSession
         raise ConfigurationError(f"{ref}: a pinned ?version= cannot be written", hint="remove ?version=")
     try:
         existing, current = read_data(loc, session)
-    except VaultNotFound:
+    except VaultNotFoundError:
         existing, current = {}, _current_version(loc, session) if loc.kv == 2 else 0
     exists = bool(existing) or current > 0
     if loc.kv == 1 and existing and not overwrite:

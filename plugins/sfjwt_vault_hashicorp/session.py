@@ -17,7 +17,7 @@ from typing import Any
 from sfjwt_vault import ConfigurationError
 
 from . import auth
-from .errors import VaultTokenInvalid, translate
+from .errors import VaultTokenInvalidError, translate
 from .settings import VaultSettings
 
 log = logging.getLogger("sfjwt_vault.vault")
@@ -173,7 +173,7 @@ class VaultSession:
                 if self.settings.auth != "token" and attempt == 1:
                     self.invalidate()
                     continue
-                raise VaultTokenInvalid(
+                raise VaultTokenInvalidError(
                     f"the Vault token was refused (expired, revoked or invalid) while trying to {what}",
                     hint=_token_hint(self.settings),
                 ) from None

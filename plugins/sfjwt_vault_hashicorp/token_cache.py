@@ -22,7 +22,7 @@ from sfjwt_vault.cache import CacheKey
 from sfjwt_vault.shared_cache import Stored, fingerprint, key_hash, lease_seconds, token_from_bytes, token_to_bytes
 from sfjwt_vault.token import AccessToken
 
-from .errors import VaultNotFound
+from .errors import VaultNotFoundError
 from .session import VaultSession, get_session
 
 SCHEME = "vault-kv"
@@ -136,7 +136,7 @@ class VaultTokenCache:
     def _read(self, pk: str) -> tuple[dict[str, Any], int]:
         try:
             body = self.session.request("GET", self._path(pk), what="read the shared token cache", capability="read")
-        except VaultNotFound:
+        except VaultNotFoundError:
             return {}, 0
         data = (body or {}).get("data") or {}
         fields = data.get("data")

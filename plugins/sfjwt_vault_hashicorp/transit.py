@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
 
-from .errors import VaultNotFound
+from .errors import VaultNotFoundError
 from .kv import mount_option
 from .session import VaultSession
 
@@ -77,8 +77,8 @@ class TransitSigner:
         path = f"{self.key.mount}/keys/{self.key.name}"
         try:
             body = self._session.request("GET", path, what=f"read Transit key {path}", capability="read")
-        except VaultNotFound:
-            raise VaultNotFound(
+        except VaultNotFoundError:
+            raise VaultNotFoundError(
                 f"no Transit key at {path}",
                 hint=f"create it: bao write -f {self.key.mount}/keys/{self.key.name} type=rsa-2048 "
                 "(and check the mount name)",
@@ -136,7 +136,7 @@ def decode_signature(signature: str, size: int, path: str) -> bytes:
     return raw
 
 
-def clear_cache() -> None:
+def reset_cache() -> None:
     """Forget cached Transit public keys (tests; after rotating a Transit key)."""
     with _public_keys_lock:
         _public_keys.clear()

@@ -190,7 +190,7 @@ class BackendSetup:
                 monkeypatch.delenv(name)
         for name, value in stores.env.items():
             monkeypatch.setenv(name, value)
-        for reset in (clients.reset_clients, kms.reset_cache, vault_session.reset_sessions, transit.clear_cache):
+        for reset in (clients.reset_clients, kms.reset_cache, vault_session.reset_sessions, transit.reset_cache):
             reset()
             request.addfinalizer(reset)
         host: plugins.PluginHost = request.getfixturevalue("host")

@@ -182,7 +182,7 @@ def test_kubernetes_defaults_and_missing_method(bao: Bao, monkeypatch: pytest.Mo
     assert VaultSettings.from_env().jwt_file == DEFAULT_K8S_TOKEN_FILE
     (tmp_path / "sa").write_text(bao.sign_jwt())
     monkeypatch.setenv("SFJWT_VAULT_JWT_FILE", str(tmp_path / "sa"))
-    with pytest.raises(errors.VaultAuthMethodMissing, match="auth/kubernetes") as info:
+    with pytest.raises(errors.VaultAuthMethodMissingError, match="auth/kubernetes") as info:
         get_session().client()
     assert "auth list" in (info.value.hint or "")
 
@@ -199,7 +199,7 @@ def test_aws_iam_missing_on_openbao(bao: Bao, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SFJWT_VAULT_ROLE", "lambda")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret-access-key")
-    with pytest.raises(errors.VaultAuthMethodMissing) as info:
+    with pytest.raises(errors.VaultAuthMethodMissingError) as info:
         get_session().client()
     assert "OpenBao has no AWS auth method" in (info.value.hint or "")
     assert "example-secret" not in str(info.value)

@@ -63,7 +63,7 @@ def test_tls_needs_the_ca(tls_bao: DevServer, host: PluginHost, monkeypatch: pyt
     ).secrets.kv.v2.create_or_update_secret(path="sf/jwt", secret={"private_key": pem.decode()})
     monkeypatch.setenv("BAO_ADDR", tls_bao.addr)
     monkeypatch.setenv("BAO_TOKEN", tls_bao.token)
-    with pytest.raises(errors.VaultUnreachable, match="TLS") as info:
+    with pytest.raises(errors.VaultUnreachableError, match="TLS") as info:
         host.fetch_key(KeyRef.parse("vault:secret/sf/jwt"))
     assert "VAULT_CACERT" in (info.value.hint or "")
     monkeypatch.setenv("BAO_CACERT", str(tls_bao.home / "vault-ca.pem"))
@@ -81,7 +81,7 @@ def test_namespace(root_env: Bao, host: PluginHost, monkeypatch: pytest.MonkeyPa
     admin.sys.enable_secrets_engine("kv", path="kvns", options={"version": "2"})
     pem = new_pem()
     admin.secrets.kv.v2.create_or_update_secret(path="sf/jwt", secret={"private_key": pem.decode()}, mount_point="kvns")
-    with pytest.raises(errors.VaultNotFound):
+    with pytest.raises(errors.VaultNotFoundError):
         host.fetch_key(KeyRef.parse("vault:kvns/sf/jwt?kv=2"))
     monkeypatch.setenv("BAO_NAMESPACE", namespace)
     assert signs_with(host, "vault:kvns/sf/jwt", pem)

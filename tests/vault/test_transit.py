@@ -73,7 +73,7 @@ def test_wrong_key_type(root_env: Bao, host: PluginHost) -> None:
 def test_missing_transit_key(root_env: Bao, host: PluginHost) -> None:
     with (
         open_signer("vault-transit:transit/sfjwt-absent", host) as signer,
-        pytest.raises(errors.VaultNotFound, match="no Transit key") as info,
+        pytest.raises(errors.VaultNotFoundError, match="no Transit key") as info,
     ):
         signer.sign(b"x")
     assert "type=rsa-2048" in (info.value.hint or "")
@@ -84,7 +84,7 @@ def test_sign_permission_denied_names_sign_path(bao: Bao, host: PluginHost, monk
     monkeypatch.setenv("VAULT_TOKEN", bao.policy_token(["transit-read"]))
     with open_signer(REF, host) as signer:
         assert signer.public_key().key_size == 2048  # reading the key is allowed
-        with pytest.raises(errors.VaultPermissionDenied) as info:
+        with pytest.raises(errors.VaultPermissionDeniedError) as info:
             signer.sign(b"x")
     assert 'path "transit/sign/sfjwt-rsa"' in (info.value.hint or "")
     assert '"update"' in (info.value.hint or "")

@@ -18,8 +18,8 @@ from sfjwt_vault.keys import MAX_KEY_BYTES
 from sfjwt_vault.secret import wipe, wipe_received_bytes
 
 from . import jsonscan
-from .clients import forget_client, get_client, quiet_botocore
-from .errors import AwsNotFoundError, Operation, call_with_retry
+from .clients import forget_client, get_client
+from .errors import AwsNotFoundError, Operation, call
 from .ref import CURRENT, DEFAULT_FIELD, PREVIOUS, SecretRef, parse_secret_ref, resolve_region
 
 SERVICE = "secretsmanager"
@@ -64,12 +64,11 @@ def _get_secret(client: Any, sref: SecretRef, region: str) -> tuple[SecretBuffer
     capture = _Capture()
     _local.capture = capture
     try:
-        with quiet_botocore():
-            response = call_with_retry(
-                operation,
-                lambda: client.get_secret_value(**sref.request),
-                on_no_credentials=lambda: forget_client(SERVICE, region),
-            )
+        response = call(
+            operation,
+            lambda: client.get_secret_value(**sref.request),
+            on_no_credentials=lambda: forget_client(SERVICE, region),
+        )
     except BaseException:
         if capture.buffer is not None:
             capture.buffer.wipe()
@@ -250,16 +249,14 @@ def store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str:
     try:
         if exists:
             operation = Operation(str(ref), "secretsmanager:PutSecretValue", sref.secret_id, region)
-            with quiet_botocore():
-                result = call_with_retry(operation, lambda: client.put_secret_value(**params))
+            result = call(operation, lambda: client.put_secret_value(**params))
             return (
                 f"new version {result.get('VersionId')} of {result.get('Name') or sref.secret_id}, staged "
                 f"{CURRENT}; previous version staged {PREVIOUS}"
             )
         params["Description"] = "Salesforce JWT Bearer private key (sfjwt-vault)"
         operation = Operation(str(ref), "secretsmanager:CreateSecret", sref.secret_id, region)
-        with quiet_botocore():
-            result = call_with_retry(operation, lambda: client.create_secret(**params))
+        result = call(operation, lambda: client.create_secret(**params))
         name = result.get("ARN") or sref.secret_id
         return f"created secret {name}, version {result.get('VersionId')} staged {CURRENT}"
     finally:

@@ -86,7 +86,6 @@ def test_region_option_wins(aws_host: PluginHost, pem: bytes, secret_name: str, 
 def test_aws_endpoint_url_is_honoured_by_boto3(aws_host: PluginHost, monkeypatch: Any) -> None:
     # With AWS_ENDPOINT_URL pointing nowhere the call fails to connect: botocore used the variable.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    monkeypatch.setattr("sfjwt_vault_aws.errors.time.sleep", lambda _s: None)
     with pytest.raises(TransientError, match="could not reach the AWS endpoint") as info:
         fetched(aws_host, "aws-sm:anything")
     assert "127.0.0.1:9" in info.value.message

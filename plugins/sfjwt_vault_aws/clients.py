@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .errors import configured_profile
+
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
 
@@ -49,7 +51,8 @@ def get_client(service: str, region: str, setup: Callable[[Any], None] | None = 
                 retries={"total_max_attempts": 1},
                 user_agent_extra="sfjwt-vault",
             )
-            client = boto3.session.Session().client(service, region_name=region, config=config)
+            with configured_profile():
+                client = boto3.session.Session().client(service, region_name=region, config=config)
             if setup is not None:
                 setup(client)
             _clients[key] = client

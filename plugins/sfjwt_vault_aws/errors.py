@@ -11,10 +11,11 @@ value (AWS error messages do not carry secret values either; they are scrubbed a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import NamedTuple, TypeVar
 
-from sfjwt_vault import KeyBackendError, SfjwtError, TransientError
+from sfjwt_vault import ConfigurationError, KeyBackendError, SfjwtError, TransientError
 from sfjwt_vault.errors import scrub
 from sfjwt_vault.sdk_logging import quiet_sdk_logs
 
@@ -84,6 +85,21 @@ def call(operation: Operation, fn: Callable[[], T], *, on_no_credentials: Callab
         if on_no_credentials is not None and type(exc).__name__ in {"NoCredentialsError", "PartialCredentialsError"}:
             on_no_credentials()
         raise error from None
+
+
+@contextmanager
+def configured_profile() -> Iterator[None]:
+    """Around botocore's session set-up: AWS_PROFILE naming no profile is a configuration error."""
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__name__ != "ProfileNotFound":
+            raise
+        profile = getattr(exc, "kwargs", {}).get("profile", "")
+        raise ConfigurationError(
+            f"the AWS profile {profile!r} (AWS_PROFILE) is not in the AWS config or credentials file",
+            hint="list the profiles with `aws configure list-profiles`, fix AWS_PROFILE, or unset it",
+        ) from None
 
 
 def map_aws_error(exc: BaseException, op: Operation) -> SfjwtError | None:

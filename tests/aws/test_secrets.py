@@ -276,3 +276,58 @@ def test_binary_capture_decodes_base64(sm: Any, secret_name: str) -> None:
     with buffer:
         assert binary and bytes(buffer.view()) == blob
     assert base64.b64encode(blob)  # the body carried base64; the buffer holds the raw bytes
+
+
+@pytest.mark.parametrize("ref", ["aws-sm:prod/sf?region=eu_west_1", "aws-kms:alias/sf?region=eu west 1"])
+def test_a_bad_region_option_is_a_configuration_error(ref: str, aws_host: PluginHost) -> None:
+    """botocore would raise InvalidRegionError (a ValueError): "unexpected" and exit 1 in the CLI."""
+    with pytest.raises(ConfigurationError, match="not an AWS region name") as info:
+        with open_signer(ref, aws_host) as signer:
+            signer.sign(b"x")
+    assert info.value.exit_code == 2 and "eu-west-1" in (info.value.hint or "")
+
+
+def test_a_bad_region_from_the_environment_names_the_variable(aws_host: PluginHost, monkeypatch: Any) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu_west_1")
+    with pytest.raises(ConfigurationError, match="AWS_REGION 'eu_west_1'"):
+        fetched(aws_host, "aws-sm:prod/sf")
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "-bad-")
+    with pytest.raises(ConfigurationError, match="AWS_DEFAULT_REGION"):
+        fetched(aws_host, "aws-sm:prod/sf")
+
+
+def test_cli_bad_region_exits_2_with_a_hint(
+    aws_host: PluginHost, monkeypatch: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sfjwt_vault.plugins
+    from sfjwt_vault.cli import main
+
+    monkeypatch.setattr(sfjwt_vault.plugins, "_host", aws_host)
+    monkeypatch.setenv("SF_CONSUMER_KEY", "3MVGkey")
+    monkeypatch.setenv("SF_USERNAME", "u@acme.com")
+    assert main(["token", "--key", "aws-sm:prod/sf?region=eu_west-1"]) == 2
+    err = capsys.readouterr().err
+    assert "not an AWS region name" in err and "hint:" in err and "unexpected" not in err
+
+
+def test_kms_refuses_options_it_cannot_use(aws_host: PluginHost) -> None:
+    """passphrase_env means nothing for a key that never leaves KMS: a leftover or a typo, refused."""
+    for ref in ("aws-kms:alias/sf?passphrase_env=PW", "aws-kms:alias/sf?regoin=eu-west-1"):
+        with pytest.raises(ConfigurationError, match="unknown option"):
+            with open_signer(ref, aws_host) as signer:
+                signer.sign(b"x")
+
+
+@pytest.mark.parametrize("region_env", [None, "us-east-1"])
+def test_a_missing_aws_profile_is_a_configuration_error(
+    region_env: str | None, aws_host: PluginHost, monkeypatch: Any
+) -> None:
+    """botocore raises ProfileNotFound (while resolving the region, or making the client): was "unexpected"."""
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    if region_env:
+        monkeypatch.setenv("AWS_REGION", region_env)
+    with pytest.raises(ConfigurationError, match="'no-such-profile'") as info:
+        fetched(aws_host, "aws-sm:prod/sf")
+    assert "AWS_PROFILE" in (info.value.hint or "")

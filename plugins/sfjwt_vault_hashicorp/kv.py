@@ -21,6 +21,7 @@ from .session import VaultSession
 log = logging.getLogger("sfjwt_vault.vault")
 
 DEFAULT_FIELD = "private_key"
+OPTIONS = {"kv", "version", "mount", "passphrase_env"}  # passphrase_env is the core's (an encrypted PEM)
 
 
 class KvLocation(NamedTuple):
@@ -47,6 +48,7 @@ class KvLocation(NamedTuple):
 
 def resolve(ref: KeyRef, session: VaultSession) -> KvLocation:
     """Work out mount, KV version and field for `ref` (looking the mount up in Vault if needed)."""
+    ref.check_options(OPTIONS, "vault:secret/salesforce/jwt?kv=2&version=3#private_key")
     full = ref.path.strip("/")
     mount_opt = mount_option(ref) or None
     kv_opt = ref.options.get("kv")

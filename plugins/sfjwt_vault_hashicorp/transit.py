@@ -23,6 +23,7 @@ from .kv import mount_option
 from .session import VaultSession
 
 RSA_TYPES = ("rsa-2048", "rsa-3072", "rsa-4096")
+OPTIONS = {"mount"}  # the key never leaves Vault: there is no PEM to decrypt
 
 _public_keys: dict[tuple[object, ...], tuple[int, RSAPublicKey]] = {}
 _public_keys_lock = threading.Lock()
@@ -34,6 +35,7 @@ class TransitKey(NamedTuple):
 
     @classmethod
     def parse(cls, ref: KeyRef) -> TransitKey:
+        ref.check_options(OPTIONS, "vault-transit:transit/salesforce-jwt (or ?mount=team/transit)")
         full = ref.path.strip("/")
         mount = mount_option(ref)
         if mount:

@@ -281,3 +281,36 @@ def test_token_file_is_reread(
         host.fetch_key(KeyRef.parse(f"vault:secret/{bao.prefix}/sink"))
     sink.write_text(bao.policy_token(["sfjwt"]))
     assert signs_with(host, f"vault:secret/{bao.prefix}/sink", rsa_pem)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "vault:secret/sf/jwt?kvv=2",  # a typo of kv
+        "vault:secret/sf/jwt?verison=3",  # a typo of version: would read the latest key instead
+        "vault:secret/sf/jwt?pasphrase_env=PW",  # a typo of passphrase_env
+        "vault:secret/sf/jwt?region=eu-west-1",  # another backend's option
+    ],
+)
+def test_unknown_options_are_refused_before_any_request(
+    ref: str, host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused as a configuration error (exit 2) by every hook, with nothing sent: Vault is not even up."""
+    monkeypatch.setenv("VAULT_ADDR", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("VAULT_TOKEN", "unused")
+    key_ref = KeyRef.parse(ref)
+    for attempt in (
+        lambda: host.fetch_key(key_ref),
+        lambda: host.previous_key_ref(key_ref),
+        lambda: host.store_key(key_ref, SecretBuffer.from_buffer(b"-----BEGIN PRIVATE KEY-----"), overwrite=False),
+    ):
+        with pytest.raises(ConfigurationError, match="unknown option") as info:
+            attempt()
+        assert info.value.exit_code == 2 and "kv" in (info.value.hint or "")
+
+
+def test_known_options_are_accepted(root_env: Bao, host: PluginHost, rsa_pem: bytes) -> None:
+    version = put_v2(root_env, f"{root_env.prefix}/opts", private_key=rsa_pem.decode())
+    ref = f"vault:secret/{root_env.prefix}/opts?kv=2&version={version}&mount=secret&passphrase_env=UNUSED_PW"
+    with host.fetch_key(KeyRef.parse(ref)) as buffer:
+        assert bytes(buffer.view()).startswith(b"-----BEGIN")

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sfjwt_vault_hashicorp import errors
 from sfjwt_vault_hashicorp.transit import TransitKey, TransitSigner, decode_signature
 
-from sfjwt_vault import KeyBackendError, KeyRef
+from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
 from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost
 
@@ -134,3 +134,18 @@ def test_sfjwt_cert_with_transit_key(root_env: Bao, tmp_path: Path) -> None:
     assert public.public_numbers() == vault_public_key(root_env).public_numbers()
     public.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA256())
     assert "PRIVATE" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "vault-transit:transit/sfjwt-rsa?passphrase_env=PW",  # no PEM to decrypt: the key stays in Vault
+        "vault-transit:transit/sfjwt-rsa?mnt=transit",  # a typo of mount
+        "vault-transit:transit/sfjwt-rsa?kv=2",  # the KV scheme's option
+    ],
+)
+def test_unknown_options_are_refused(ref: str, root_env: Bao, host: PluginHost) -> None:
+    with pytest.raises(ConfigurationError, match="unknown option") as info:
+        with open_signer(ref, host) as signer:
+            signer.sign(b"x")
+    assert info.value.exit_code == 2 and "mount" in (info.value.hint or "")

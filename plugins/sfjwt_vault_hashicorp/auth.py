@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from sfjwt_vault import ConfigurationError, KeyBackendError
-from sfjwt_vault.sdk_logging import quiet_sdk_logs
 
 from .errors import VaultAuthMethodMissingError, translate, vault_messages
 from .settings import VaultSettings
@@ -122,11 +121,10 @@ def unwrap_secret_id(client: Any, settings: VaultSettings, wrapping_token: str) 
 
     client.token = None
     try:
-        with quiet_sdk_logs():
-            response = hvac.adapters.RawAdapter.request(
-                client.adapter, "POST", "/v1/sys/wrapping/unwrap", headers={"X-Vault-Token": wrapping_token}
-            )
-            body = response.json()
+        response = hvac.adapters.RawAdapter.request(
+            client.adapter, "POST", "/v1/sys/wrapping/unwrap", headers={"X-Vault-Token": wrapping_token}
+        )
+        body = response.json()
     except (hvac.exceptions.InvalidRequest, hvac.exceptions.Forbidden) as exc:
         said = "; ".join(vault_messages(exc)) or type(exc).__name__
         raise KeyBackendError(

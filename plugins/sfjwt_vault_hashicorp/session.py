@@ -90,7 +90,9 @@ class VaultSession:
             self._renew()
 
     def _login(self) -> None:
-        with quiet_sdk_logs():  # the whole login: AWS IAM login signs with botocore, which logs at DEBUG
+        # The whole login in one window: the secret-id unwrap calls hvac's raw adapter, bypassing the
+        # client's QuietAdapter, and the AWS IAM login reads boto3's credentials.
+        with quiet_sdk_logs():
             self._login_quietly()
 
     def _login_quietly(self) -> None:

@@ -173,11 +173,13 @@ def test_loggers_made_later_are_covered_from_the_next_window(recorder: _Recorder
     assert recorder.messages() == []
 
 
-def test_other_loggers_are_never_touched(recorder: _Recorder) -> None:
-    with quiet_sdk_logs():
-        for name in ("sfjwt_vault", "httpx", "myapp", "botocorelike"):
+def test_other_loggers_are_never_touched() -> None:
+    names = ("sfjwt_vault", "httpx", "myapp", "botocorelike")
+    recorder = _Recorder()
+    with loggers_at_debug(recorder, names), quiet_sdk_logs():
+        for name in names:
             logging.getLogger(name).debug("kept %s", name)
-    assert len(recorder.messages()) == 4
+    assert recorder.messages() == [f"kept {name}" for name in names]
 
 
 # -- the plugins' calls run inside windows ------------------------------------------------------------

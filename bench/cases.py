@@ -301,7 +301,7 @@ print(json.dumps({{"in_process_ms": (_t1 - _t0) * 1000,
 # imports on its first use (aws: _secrets/_kms and what they pull in; vault: all at plugin import).
 BACKEND_IMPORTS = {
     "": "import sfjwt_vault",
-    "aws": "import sfjwt_vault, sfjwt_vault_aws, sfjwt_vault_aws._secrets, sfjwt_vault_aws._kms",
+    "aws": "import sfjwt_vault, sfjwt_vault_aws, sfjwt_vault_aws.secretsmanager, sfjwt_vault_aws.kms",
     "vault": "import sfjwt_vault, sfjwt_vault_hashicorp",
 }
 BACKEND_SDK = {"": "", "aws": "\nimport boto3", "vault": "\nimport hvac"}

@@ -28,6 +28,7 @@ from .events import ExchangeFailed, TokenIssued
 from .hookspecs import KeyProblem, hookimpl
 from .keyref import KeyRef, has_dot_segment
 from .keys import MAX_KEY_BYTES
+from .sdk_logging import quiet_sdk_logs
 from .secret import SecretBuffer, wipe, wipe_received_bytes
 from .signer import Signer
 from .token import AccessToken
@@ -81,6 +82,7 @@ __all__ = [
     "hookimpl",
     "key_hash",
     "lease_seconds",
+    "quiet_sdk_logs",
     "scrub",
     "token_from_bytes",
     "token_to_bytes",

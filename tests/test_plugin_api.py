@@ -43,6 +43,7 @@ def test_exported_members() -> None:
         "hookimpl",
         "key_hash",
         "lease_seconds",
+        "quiet_sdk_logs",
         "scrub",
         "token_from_bytes",
         "token_to_bytes",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sfjwt_vault.plugin_api import KeyRef, SecretBuffer, Signer, hookimpl
 
-from ._ref import KMS_SCHEME, SM_SCHEME, previous_version
+from .ref import KMS_SCHEME, SM_SCHEME, previous_version
 
 if TYPE_CHECKING:
     from sfjwt_vault.plugin_api import SharedCache
@@ -42,7 +42,7 @@ def sfjwt_cache_schemes() -> list[str]:
 
 @hookimpl
 def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer:
-    from ._secrets import fetch_key
+    from .secretsmanager import fetch_key
 
     return fetch_key(ref)
 
@@ -51,7 +51,7 @@ def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer:
 def sfjwt_remote_signer(ref: KeyRef) -> Signer | None:
     if ref.scheme != KMS_SCHEME:
         return None  # aws-sm: the key is fetched
-    from ._kms import KmsSigner
+    from .kms import KmsSigner
 
     return KmsSigner(ref)
 
@@ -65,7 +65,7 @@ def sfjwt_previous_key_ref(ref: KeyRef) -> KeyRef | None:
 def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str | None:
     if ref.scheme != SM_SCHEME:
         return None  # aws-kms: KMS generates its keys; they are never imported
-    from ._secrets import store_key
+    from .secretsmanager import store_key
 
     return store_key(ref, pem, overwrite)
 

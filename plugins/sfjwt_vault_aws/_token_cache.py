@@ -29,13 +29,12 @@ from sfjwt_vault.plugin_api import (
     token_to_bytes,
 )
 
-from ._clients import forget_client, get_client, quiet_botocore
-from ._errors import Operation, call_with_retry
-from ._ref import resolve_region
+from .clients import forget_client, get_client
+from .errors import Operation, call
+from .ref import resolve_region
 
 SCHEME = "dynamodb"
 CONTEXT_KEY = "sfjwt:cache"
-ATTEMPTS = 2  # a short retry: when the store is down the caller mints locally instead
 TTL_GRACE = 3600  # items outlive their token by an hour, then DynamoDB's TTL deletes them
 _OPTIONS = {"region", "kms_key", "lease"}
 _CONFLICT = object()
@@ -158,29 +157,25 @@ class DynamoTokenCache:
 
     def _db(self, action: str, fn: Callable[[Any], T]) -> T:
         client = get_client("dynamodb", self.region)
-        with quiet_botocore():
-            return call_with_retry(
-                Operation(ref=self.name, action=action, resource=f"table {self.table}", region=self.region),
-                lambda: fn(client),
-                attempts=ATTEMPTS,
-                on_no_credentials=lambda: forget_client("dynamodb", self.region),
-            )
+        return call(
+            Operation(ref=self.name, action=action, resource=f"table {self.table}", region=self.region),
+            lambda: fn(client),
+            on_no_credentials=lambda: forget_client("dynamodb", self.region),
+        )
 
     def _kms(self, action: str, fn: Callable[[Any], T]) -> T:
         client = get_client("kms", self.region)
-        with quiet_botocore():  # botocore's DEBUG lines would show the plaintext (base64) of a Decrypt
-            return call_with_retry(
-                Operation(
-                    ref=self.name,
-                    action=action,
-                    resource=self.kms_key,
-                    region=self.region,
-                    extra_permissions=f'the key policy must allow it with kms:EncryptionContextKeys "{CONTEXT_KEY}"',
-                ),
-                lambda: fn(client),
-                attempts=ATTEMPTS,
-                on_no_credentials=lambda: forget_client("kms", self.region),
-            )
+        return call(  # quiet: botocore's DEBUG lines would show the plaintext (base64) of an Encrypt/Decrypt
+            Operation(
+                ref=self.name,
+                action=action,
+                resource=self.kms_key,
+                region=self.region,
+                extra_permissions=f'the key policy must allow it with kms:EncryptionContextKeys "{CONTEXT_KEY}"',
+            ),
+            lambda: fn(client),
+            on_no_credentials=lambda: forget_client("kms", self.region),
+        )
 
     def _encrypt(self, pk: str, token: AccessToken) -> bytes:
         plaintext = token_to_bytes(token)

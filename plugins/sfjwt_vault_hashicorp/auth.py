@@ -15,7 +15,7 @@ from typing import Any
 
 from sfjwt_vault import ConfigurationError, KeyBackendError
 
-from .errors import VaultAuthMethodMissing, translate, vault_messages
+from .errors import VaultAuthMethodMissingError, translate, vault_messages
 from .settings import VaultSettings
 
 MAX_CREDENTIAL_FILE = 64 * 1024
@@ -84,7 +84,7 @@ def login(client: Any, settings: VaultSettings, env: Mapping[str, str], secret_i
     except hvac.exceptions.Forbidden:
         # Unauthenticated, Vault answers 403 both for refused credentials and for a login path where no
         # auth method is mounted, so the hint names both.
-        raise VaultAuthMethodMissing(
+        raise VaultAuthMethodMissingError(
             f"Vault refused the {method} login at {path!r} (permission denied): either no {method} auth "
             f"method is enabled at 'auth/{mount}', or it refused these credentials",
             hint=_missing_hint(method) + "; otherwise " + _login_hint(method),
@@ -98,8 +98,8 @@ def login(client: Any, settings: VaultSettings, env: Mapping[str, str], secret_i
     except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
         try:
             translate(exc, what=f"log in with {method}", path=path, capability="update", addr=settings.addr)
-        except VaultAuthMethodMissing as missing:
-            raise VaultAuthMethodMissing(missing.message, hint=_missing_hint(method)) from None
+        except VaultAuthMethodMissingError as missing:
+            raise VaultAuthMethodMissingError(missing.message, hint=_missing_hint(method)) from None
     return _auth_block(response, method)
 
 
@@ -146,7 +146,7 @@ def unwrap_secret_id(client: Any, settings: VaultSettings, wrapping_token: str) 
 
 def aws_iam_login(client: Any, settings: VaultSettings) -> Any:
     """AWS IAM login with boto3's credentials (Lambda: the function role's). Vault only: OpenBao has no
-    AWS auth method, so against OpenBao this fails with VaultAuthMethodMissing."""
+    AWS auth method, so against OpenBao this fails with VaultAuthMethodMissingError."""
     try:
         import boto3
     except ImportError:

@@ -13,27 +13,27 @@ from sfjwt_vault import ConfigurationError, KeyBackendError, TransientError
 from sfjwt_vault.plugin_api import scrub
 
 
-class VaultPermissionDenied(KeyBackendError):
+class VaultPermissionDeniedError(KeyBackendError):
     """The token is valid but its policies do not grant the capability on that path."""
 
 
-class VaultTokenInvalid(KeyBackendError):
+class VaultTokenInvalidError(KeyBackendError):
     """The token is expired, revoked or was never valid."""
 
 
-class VaultSealed(TransientError):
+class VaultSealedError(TransientError):
     """Vault answered but is sealed (503): nothing can be read until it is unsealed."""
 
 
-class VaultUnreachable(TransientError):
+class VaultUnreachableError(TransientError):
     """No answer from Vault (connection refused, DNS, TLS, timeout)."""
 
 
-class VaultNotFound(KeyBackendError):
+class VaultNotFoundError(KeyBackendError):
     """No secret (or key, or mount) at that path."""
 
 
-class VaultAuthMethodMissing(ConfigurationError):
+class VaultAuthMethodMissingError(ConfigurationError):
     """The auth method is not enabled at the mount (or the server, e.g. OpenBao, has no such method)."""
 
 
@@ -69,23 +69,23 @@ def translate(
     said = "; ".join(vault_messages(exc))
     detail = f" (Vault said: {said})" if said else ""
     if isinstance(exc, requests.exceptions.SSLError):
-        raise VaultUnreachable(
+        raise VaultUnreachableError(
             f"TLS to Vault at {addr} failed while trying to {what}",
             hint="set VAULT_CACERT (or BAO_CACERT) to the CA bundle that signed Vault's certificate",
         ) from None
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
-        raise VaultUnreachable(
+        raise VaultUnreachableError(
             f"Vault at {addr} is unreachable while trying to {what}",
             hint="check VAULT_ADDR (or BAO_ADDR), the network path and that Vault is running "
             "(`bao status` / `vault status`)",
         ) from None
     if isinstance(exc, hvac.exceptions.VaultDown):
-        raise VaultSealed(
+        raise VaultSealedError(
             f"Vault at {addr} is sealed (or in standby without a leader) while trying to {what}",
             hint="unseal it (`bao operator unseal` / `vault operator unseal`) or wait for auto-unseal; retry later",
         ) from None
     if isinstance(exc, hvac.exceptions.Forbidden):
-        raise VaultPermissionDenied(
+        raise VaultPermissionDeniedError(
             f"permission denied: the Vault token may not {what} ({capability} on {path!r}){detail}",
             hint=f'grant it in a policy attached to this token or role: path "{path}" '
             f'{{ capabilities = ["{capability}"] }}',
@@ -97,17 +97,17 @@ def translate(
                 hint="drop ?kv=1 from the reference (or use ?kv=2)",
             ) from None
         if "no handler for route" in said and path.startswith("auth/"):
-            raise VaultAuthMethodMissing(
+            raise VaultAuthMethodMissingError(
                 f"no auth method is enabled at {path.rsplit('/', 1)[0]!r}{detail}",
                 hint="enable it (`bao auth enable ...`) or set SFJWT_VAULT_AUTH_MOUNT to where it is mounted",
             ) from None
         if "no handler for route" in said:
-            raise VaultNotFound(
+            raise VaultNotFoundError(
                 f"no secrets engine is mounted where Vault path {path!r} points (while trying to {what})",
                 hint="check the mount name (the first path segment, or ?mount=) against `bao secrets list` "
                 "and VAULT_NAMESPACE",
             ) from None
-        raise VaultNotFound(
+        raise VaultNotFoundError(
             f"nothing found at Vault path {path!r} while trying to {what}{detail}",
             hint="check the mount and path in the reference (and VAULT_NAMESPACE); "
             "for a KV mount that is not the first path segment, add ?mount=<mount>",

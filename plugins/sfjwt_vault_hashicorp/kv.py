@@ -14,12 +14,13 @@ from urllib.parse import urlencode
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
 from sfjwt_vault.plugin_api import MAX_KEY_BYTES, has_dot_segment
 
-from .errors import VaultNotFound, VaultPermissionDenied
+from .errors import VaultNotFoundError, VaultPermissionDeniedError
 from .session import VaultSession
 
 log = logging.getLogger("sfjwt_vault.vault")
 
 DEFAULT_FIELD = "private_key"
+OPTIONS = {"kv", "version", "mount", "passphrase_env"}  # passphrase_env is the core's (an encrypted PEM)
 
 
 class KvLocation(NamedTuple):
@@ -46,6 +47,7 @@ class KvLocation(NamedTuple):
 
 def resolve(ref: KeyRef, session: VaultSession) -> KvLocation:
     """Work out mount, KV version and field for `ref` (looking the mount up in Vault if needed)."""
+    ref.check_options(OPTIONS, "vault:secret/salesforce/jwt?kv=2&version=3#private_key")
     full = ref.path.strip("/")
     mount_opt = mount_option(ref) or None
     kv_opt = ref.options.get("kv")
@@ -102,13 +104,13 @@ def _detect(full: str, mount_opt: str | None, session: VaultSession) -> tuple[st
     probe = mount_opt + "/" if mount_opt else full
     try:
         body = session.request("GET", f"sys/internal/ui/mounts/{probe}", what="look up the KV mount", capability="read")
-    except (VaultPermissionDenied, VaultNotFound):
+    except (VaultPermissionDeniedError, VaultNotFoundError):
         # Older servers or locked-down policies: assume the documented default.
         log.debug("could not look up the mount of %s; assuming KV v2 at %s", full, fallback_mount)
         return fallback_mount, 2
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or not data.get("path"):
-        raise VaultNotFound(
+        raise VaultNotFoundError(
             f"no secrets engine is mounted at {fallback_mount!r}",
             hint="check the mount (first path segment, or ?mount=) and VAULT_NAMESPACE; `bao secrets list`",
         )
@@ -132,7 +134,7 @@ def read_data(loc: KvLocation, session: VaultSession, *, version: int | None = N
     data = body.get("data") if isinstance(body, dict) else None
     if loc.kv == 2:
         if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
-            raise VaultNotFound(
+            raise VaultNotFoundError(
                 f"the secret at {loc.data_path} (version {version or 'latest'}) is deleted or empty",
                 hint="undelete it (`bao kv undelete`) or write the key again",
             )
@@ -144,7 +146,7 @@ def read_data(loc: KvLocation, session: VaultSession, *, version: int | None = N
                 f"wrong KV version: {loc.mount!r} is a KV version 2 mount but was read as version 1",
                 hint="drop ?kv=1 from the reference (or use ?kv=2)",
             )
-        raise VaultNotFound(f"no secret at {loc.data_path}", hint="check the path; write the key first")
+        raise VaultNotFoundError(f"no secret at {loc.data_path}", hint="check the path; write the key first")
     return data, 0
 
 
@@ -153,9 +155,9 @@ def fetch(ref: KeyRef, session: VaultSession) -> SecretBuffer:
     loc = resolve(ref, session)
     try:
         data, _ = read_data(loc, session, version=loc.pinned)
-    except VaultNotFound as exc:
+    except VaultNotFoundError as exc:
         if ref.options.get("kv") == "2":
-            raise VaultNotFound(
+            raise VaultNotFoundError(
                 exc.message, hint=f"if {loc.mount!r} is a KV version 1 mount, use ?kv=1 (or drop ?kv=)"
             ) from None
         raise
@@ -227,7 +229,7 @@ def _current_version(loc: KvLocation, session: VaultSession) -> int:
         body = session.request(
             "GET", loc.metadata_path, what=f"read the version list of {loc.data_path}", capability="read"
         )
-    except VaultNotFound:
+    except VaultNotFoundError:
         return 0
     data = body.get("data") if isinstance(body, dict) else None
     return int((data or {}).get("current_version") or 0)
@@ -248,7 +250,7 @@ def store(ref: KeyRef, pem: SecretBuffer, overwrite: bool, session: VaultSession
         raise ConfigurationError(f"{ref}: a pinned ?version= cannot be written", hint="remove ?version=")
     try:
         existing, current = read_data(loc, session)
-    except VaultNotFound:
+    except VaultNotFoundError:
         existing, current = {}, _current_version(loc, session) if loc.kv == 2 else 0
     exists = bool(existing) or current > 0
     if loc.kv == 1 and existing and not overwrite:

@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sfjwt_vault import ConfigurationError
+from sfjwt_vault.plugin_api import quiet_sdk_logs
 
 from . import auth
-from .errors import VaultTokenInvalid, translate
+from .errors import VaultTokenInvalidError, translate
 from .settings import VaultSettings
 
 log = logging.getLogger("sfjwt_vault.vault")
@@ -61,6 +62,9 @@ class VaultSession:
         with self._lock:
             if self._client is None:
                 self._client = self._new_client()
+                from .connection import warn_if_insecure
+
+                warn_if_insecure(self.settings)
             if self.settings.auth == "token":
                 self._client.token = auth.static_token(self.settings, self.env)
             else:
@@ -69,14 +73,14 @@ class VaultSession:
 
     def _new_client(self) -> Any:
         try:
-            import hvac
+            from .connection import new_client
         except ImportError:
             raise ConfigurationError(
                 "the vault: and vault-transit: schemes need hvac", hint="pip install 'sfjwt-vault[vault]'"
             ) from None
         if not self.settings.addr_from_env:
             log.debug("VAULT_ADDR/BAO_ADDR not set; using %s", self.settings.addr)
-        return hvac.Client(url=self.settings.addr, namespace=self.settings.namespace, verify=self.settings.verify)
+        return new_client(self.settings)
 
     def _ensure_login(self) -> None:
         now = self._clock()
@@ -86,6 +90,12 @@ class VaultSession:
             self._renew()
 
     def _login(self) -> None:
+        # The whole login in one window: the secret-id unwrap calls hvac's raw adapter, bypassing the
+        # client's QuietAdapter, and the AWS IAM login reads boto3's credentials.
+        with quiet_sdk_logs():
+            self._login_quietly()
+
+    def _login_quietly(self) -> None:
         settings = self.settings
         # Log in on a client of its own: other threads keep using the shared client (and its current
         # token) until the new token is swapped in, in one assignment.
@@ -173,7 +183,7 @@ class VaultSession:
                 if self.settings.auth != "token" and attempt == 1:
                     self.invalidate()
                     continue
-                raise VaultTokenInvalid(
+                raise VaultTokenInvalidError(
                     f"the Vault token was refused (expired, revoked or invalid) while trying to {what}",
                     hint=_token_hint(self.settings),
                 ) from None

@@ -2,7 +2,7 @@
 
 Vault's own variables (VAULT_ADDR, VAULT_TOKEN, ...) and OpenBao's (BAO_ADDR, BAO_TOKEN, ...) are both
 honoured because hvac reads neither consistently; when both are set, VAULT_* wins. Everything specific
-to sfjwt-vault is SFJWT_VAULT_*.
+to sfjwt-vault is SFJWT_VAULT_*. What the TLS variables do is in `connection`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class VaultSettings(NamedTuple):
     addr: str
     namespace: str | None
     cacert: str | None
+    capath: str | None
     skip_verify: bool
     auth: str
     auth_mount: str
@@ -66,6 +67,7 @@ class VaultSettings(NamedTuple):
             addr=(addr or DEFAULT_ADDR).rstrip("/"),
             namespace=_get(env, "NAMESPACE"),
             cacert=_get(env, "CACERT"),
+            capath=_get(env, "CAPATH"),
             skip_verify=skip,
             auth=auth,
             auth_mount=(env.get("SFJWT_VAULT_AUTH_MOUNT") or auth).strip("/"),
@@ -79,19 +81,13 @@ class VaultSettings(NamedTuple):
             addr_from_env=addr is not None,
         )
 
-    @property
-    def verify(self) -> bool | str:
-        """The `verify` argument for requests: a CA file, or False with VAULT_SKIP_VERIFY (tests only)."""
-        if self.skip_verify:
-            return False
-        return self.cacert or True
-
     def cache_key(self) -> tuple[object, ...]:
         """Settings that need their own client (one per process per distinct configuration)."""
         return (
             self.addr,
             self.namespace,
             self.cacert,
+            self.capath,
             self.skip_verify,
             self.auth,
             self.auth_mount,

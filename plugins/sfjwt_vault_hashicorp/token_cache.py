@@ -29,7 +29,7 @@ from sfjwt_vault.plugin_api import (
     token_to_bytes,
 )
 
-from .errors import VaultNotFound
+from .errors import VaultNotFoundError
 from .session import VaultSession, get_session
 
 SCHEME = "vault-kv"
@@ -143,7 +143,7 @@ class VaultTokenCache:
     def _read(self, pk: str) -> tuple[dict[str, Any], int]:
         try:
             body = self.session.request("GET", self._path(pk), what="read the shared token cache", capability="read")
-        except VaultNotFound:
+        except VaultNotFoundError:
             return {}, 0
         data = (body or {}).get("data") or {}
         fields = data.get("data")

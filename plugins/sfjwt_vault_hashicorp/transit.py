@@ -18,11 +18,12 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
 
-from .errors import VaultNotFound
+from .errors import VaultNotFoundError
 from .kv import mount_option
 from .session import VaultSession
 
 RSA_TYPES = ("rsa-2048", "rsa-3072", "rsa-4096")
+OPTIONS = {"mount"}  # the key never leaves Vault: there is no PEM to decrypt
 
 _public_keys: dict[tuple[object, ...], tuple[int, RSAPublicKey]] = {}
 _public_keys_lock = threading.Lock()
@@ -34,6 +35,7 @@ class TransitKey(NamedTuple):
 
     @classmethod
     def parse(cls, ref: KeyRef) -> TransitKey:
+        ref.check_options(OPTIONS, "vault-transit:transit/salesforce-jwt (or ?mount=team/transit)")
         full = ref.path.strip("/")
         mount = mount_option(ref)
         if mount:
@@ -77,8 +79,8 @@ class TransitSigner:
         path = f"{self.key.mount}/keys/{self.key.name}"
         try:
             body = self._session.request("GET", path, what=f"read Transit key {path}", capability="read")
-        except VaultNotFound:
-            raise VaultNotFound(
+        except VaultNotFoundError:
+            raise VaultNotFoundError(
                 f"no Transit key at {path}",
                 hint=f"create it: bao write -f {self.key.mount}/keys/{self.key.name} type=rsa-2048 "
                 "(and check the mount name)",
@@ -136,7 +138,7 @@ def decode_signature(signature: str, size: int, path: str) -> bytes:
     return raw
 
 
-def clear_cache() -> None:
+def reset_cache() -> None:
     """Forget cached Transit public keys (tests; after rotating a Transit key)."""
     with _public_keys_lock:
         _public_keys.clear()

@@ -17,7 +17,9 @@ import pytest
 import sfjwt_vault_aws
 import sfjwt_vault_file
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sfjwt_vault_aws import _clients, _kms, _ref
+from sfjwt_vault_aws import clients
+from sfjwt_vault_aws import kms as kms_plugin
+from sfjwt_vault_aws import ref as ref_module
 
 from sfjwt_vault.plugins import PluginHost
 from tests.conftest import pem_of
@@ -55,12 +57,12 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    _clients.reset_clients()
-    _kms.reset_cache()
-    _ref._default_regions.clear()
+    clients.reset_clients()
+    kms_plugin.reset_cache()
+    ref_module._default_regions.clear()
     yield moto_url
-    _clients.reset_clients()
-    _kms.reset_cache()
+    clients.reset_clients()
+    kms_plugin.reset_cache()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import sfjwt_vault_aws
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from sfjwt_vault_aws import _clients
+from sfjwt_vault_aws import clients
 
 from sfjwt_vault import Credentials
 from sfjwt_vault.cache import TokenCache
@@ -173,7 +173,7 @@ def test_lambda_handler_warm_invocations_reuse_setup(
 
     first = module.handler(event, context)
     creds_after_first = module.credentials
-    clients_after_first = dict(_clients._clients)
+    clients_after_first = dict(clients._clients)
     assert first == {"status": 200, "limits": 3}
     assert emulator.exchange_count == 1 and emulator.rest_calls == 1
 
@@ -181,8 +181,8 @@ def test_lambda_handler_warm_invocations_reuse_setup(
     second = module.handler(event, context)
     assert second == {"status": 200, "limits": 3}
     assert module.credentials is creds_after_first  # same Credentials object (module scope)
-    assert list(clients_after_first) == [("secretsmanager", "us-east-1", _clients.endpoint_for("secretsmanager"))]
-    assert _clients._clients == clients_after_first  # same boto3 client object, not a new one
+    assert list(clients_after_first) == [("secretsmanager", "us-east-1", clients.endpoint_for("secretsmanager"))]
+    assert clients._clients == clients_after_first  # same boto3 client object, not a new one
     # The core's token cache (merged since this issue was written) serves the warm invocation: no new
     # login, no new Secrets Manager read; only the REST call is made again.
     assert emulator.exchange_count == 1 and emulator.tokens_issued == 1

@@ -1,17 +1,25 @@
-"""Error mapping and the bounded retry. AccessDenied comes from a real moto server with IAM enforcement
-(INITIAL_NO_AUTH_ACTION_COUNT); throttling and DecryptionFailure, which moto cannot produce, are built
-as real botocore ClientError instances with the response shape AWS sends."""
+"""Error mapping, and one call per AWS operation. AccessDenied comes from a real moto server with IAM
+enforcement (INITIAL_NO_AUTH_ACTION_COUNT); throttling and server errors come from a local endpoint that
+answers them over real HTTP; DecryptionFailure, which neither can produce, is built as a real botocore
+ClientError with the response shape AWS sends.
+
+The plugin retries nothing and botocore's retries are off: a retryable failure is raised at once as a
+`TransientError`, and the core's retry policy (one for the whole project) retries it within its deadline.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-from sfjwt_vault_aws._errors import ATTEMPTS, MAX_DELAY, AwsThrottledError, Operation, call_with_retry, map_aws_error
+from sfjwt_vault_aws.errors import AwsThrottledError, Operation, call, map_aws_error
 
 from sfjwt_vault import KeyBackendError, KeyRef, TransientError
 from sfjwt_vault.keys import open_signer
@@ -60,22 +68,7 @@ def test_decryption_failure() -> None:
     assert isinstance(error, KeyBackendError) and "kms:Decrypt" in (error.hint or "")
 
 
-def test_throttling_retried_with_bounded_jittered_backoff_then_succeeds() -> None:
-    calls: list[int] = []
-    sleeps: list[float] = []
-
-    def flaky() -> str:
-        calls.append(1)
-        if len(calls) < 3:
-            raise client_error("ThrottlingException", "Rate exceeded")
-        return "ok"
-
-    assert call_with_retry(OP, flaky, sleep=sleeps.append) == "ok"
-    assert len(calls) == 3 and len(sleeps) == 2
-    assert all(0 <= s <= MAX_DELAY for s in sleeps)
-
-
-def test_throttling_gives_up_as_transient_error() -> None:
+def test_call_makes_one_attempt_and_raises_a_retryable_error() -> None:
     calls: list[int] = []
 
     def throttled() -> None:
@@ -83,22 +76,23 @@ def test_throttling_gives_up_as_transient_error() -> None:
         raise client_error("ThrottlingException", "Rate exceeded")
 
     with pytest.raises(AwsThrottledError) as info:
-        call_with_retry(OP, throttled, sleep=lambda _s: None)
+        call(OP, throttled)
+    assert len(calls) == 1
     assert isinstance(info.value, TransientError) and info.value.retryable
-    assert len(calls) == ATTEMPTS
+    assert "attempt" not in info.value.message  # the plugin does not retry, so it must not say it did
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-def test_not_retried_when_not_transient() -> None:
+def test_a_permanent_error_is_not_retryable() -> None:
     calls: list[int] = []
 
     def missing() -> None:
         calls.append(1)
         raise client_error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.", 404)
 
-    with pytest.raises(KeyBackendError, match="not found"):
-        call_with_retry(OP, missing, sleep=lambda _s: None)
-    assert len(calls) == 1
+    with pytest.raises(KeyBackendError, match="not found") as info:
+        call(OP, missing)
+    assert len(calls) == 1 and not info.value.retryable
 
 
 def test_server_errors_and_unreachable_are_transient() -> None:
@@ -169,3 +163,68 @@ def test_kms_access_denied_from_moto_iam(aws_host: PluginHost, as_app_user: dict
             signer.sign(b"x")
     assert "access denied" in info.value.message
     assert "kms:GetPublicKey" in (info.value.hint or "")
+
+
+# --- one HTTP request per operation, against an endpoint that throttles or fails ------------------
+
+
+class _FailingAws:
+    """A loopback AWS endpoint that answers every request with one JSON-protocol error, and counts them."""
+
+    def __init__(self, status: int, error_type: str) -> None:
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.requests.append(self.headers.get("X-Amz-Target", ""))
+                body = json.dumps({"__type": error_type, "message": "Rate exceeded"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("x-amzn-ErrorType", error_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "expected"),
+    [
+        (400, "ThrottlingException", AwsThrottledError),
+        (429, "TooManyRequestsException", AwsThrottledError),
+        (500, "InternalServiceError", TransientError),
+        (503, "ServiceUnavailableException", TransientError),
+    ],
+)
+@pytest.mark.parametrize("ref", ["aws-sm:prod/sf", "aws-kms:alias/sf"])
+def test_one_request_per_call_and_a_retryable_error(
+    ref: str,
+    status: int,
+    error_type: str,
+    expected: type[TransientError],
+    aws_host: PluginHost,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """botocore's retries are off and the plugin has none: one request, then a retryable error."""
+    endpoint = _FailingAws(status, error_type)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+        with pytest.raises(expected) as info:
+            with open_signer(ref, aws_host) as signer:
+                signer.sign(b"x")
+    finally:
+        endpoint.close()
+    assert len(endpoint.requests) == 1, endpoint.requests
+    assert info.value.retryable and "attempt" not in info.value.message

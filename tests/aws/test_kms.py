@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from sfjwt_vault_aws import _kms
+from sfjwt_vault_aws import kms as kms_plugin
 
 import sfjwt_vault.plugins
 from sfjwt_vault import KeyBackendError
@@ -34,7 +34,7 @@ def kms_key(kms: Any) -> dict[str, Any]:
 
 def test_kms_assertion_verifies_with_get_public_key(aws_host: PluginHost, kms_key: dict[str, Any]) -> None:
     with open_signer(f"aws-kms:{kms_key['id']}", aws_host) as signer:
-        assert isinstance(signer, _kms.KmsSigner)
+        assert isinstance(signer, kms_plugin.KmsSigner)
         assertion = sign_assertion(build_claims("3MVGkey", "u@acme.com", "https://login.salesforce.com"), signer)
     signing_input, _, signature = assertion.rpartition(".")
     kms_key["public"].verify(
@@ -56,11 +56,11 @@ def test_alias_and_arn_refs(aws_host: PluginHost, kms: Any, kms_key: dict[str, A
 def test_public_key_cached_per_process(aws_host: PluginHost, kms_key: dict[str, Any]) -> None:
     with open_signer(f"aws-kms:{kms_key['id']}", aws_host) as signer:
         signer.sign(b"a")
-    assert len(_kms._infos) == 1
-    cached = next(iter(_kms._infos.values()))
+    assert len(kms_plugin._infos) == 1
+    cached = next(iter(kms_plugin._infos.values()))
     with open_signer(f"aws-kms:{kms_key['id']}", aws_host) as signer:
         signer.sign(b"b")
-    assert next(iter(_kms._infos.values())) is cached
+    assert next(iter(kms_plugin._infos.values())) is cached
 
 
 def test_wrong_usage_and_spec(aws_host: PluginHost, kms: Any) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sfjwt_vault_aws import _clients, _secrets
-from sfjwt_vault_aws._ref import parse_secret_ref
+from sfjwt_vault_aws import clients, secretsmanager
+from sfjwt_vault_aws.ref import parse_secret_ref
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, TransientError
 from sfjwt_vault.keys import open_signer
@@ -70,7 +70,7 @@ def test_full_arn_gives_the_region(
     arn = sm.create_secret(Name=secret_name, SecretString=pem.decode())["ARN"]
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     assert fetched(aws_host, f"aws-sm:{arn}") == pem
-    assert next(iter(_clients._clients))[:2] == ("secretsmanager", "us-east-1")
+    assert next(iter(clients._clients))[:2] == ("secretsmanager", "us-east-1")
 
 
 def test_region_option_wins(aws_host: PluginHost, pem: bytes, secret_name: str, aws_env: str) -> None:
@@ -86,7 +86,6 @@ def test_region_option_wins(aws_host: PluginHost, pem: bytes, secret_name: str, 
 def test_aws_endpoint_url_is_honoured_by_boto3(aws_host: PluginHost, monkeypatch: Any) -> None:
     # With AWS_ENDPOINT_URL pointing nowhere the call fails to connect: botocore used the variable.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    monkeypatch.setattr("sfjwt_vault_aws._errors.time.sleep", lambda _s: None)
     with pytest.raises(TransientError, match="could not reach the AWS endpoint") as info:
         fetched(aws_host, "aws-sm:anything")
     assert "127.0.0.1:9" in info.value.message
@@ -125,12 +124,12 @@ def test_body_capture_keeps_secret_out_of_botocore(
 ) -> None:
     """The hook takes the value from the raw body; botocore's parsed response and DEBUG log never see it."""
     sm.create_secret(Name=secret_name, SecretString=json.dumps({"private_key": pem.decode()}))
-    client = _clients.get_client("secretsmanager", "us-east-1", _secrets._install_capture)
+    client = clients.get_client("secretsmanager", "us-east-1", secretsmanager._install_capture)
     sref = parse_secret_ref(KeyRef.parse(f"aws-sm:{secret_name}"))
     seen: list[dict[str, Any]] = []
     client.meta.events.register("after-call.secrets-manager.GetSecretValue", lambda parsed, **_: seen.append(parsed))
     caplog.set_level(logging.DEBUG, logger="botocore")
-    buffer, binary = _secrets._get_secret(client, sref, "us-east-1")
+    buffer, binary = secretsmanager._get_secret(client, sref, "us-east-1")
     with buffer:
         assert not binary
         assert json.loads(bytes(buffer.view()))["private_key"] == pem.decode()
@@ -142,17 +141,17 @@ def test_body_capture_keeps_secret_out_of_botocore(
 def test_fallback_without_hook_gives_same_key(sm: Any, secret_name: str, pem: bytes) -> None:
     sm.create_secret(Name=secret_name, SecretString=pem.decode())
     response = sm.get_secret_value(SecretId=secret_name)
-    buffer, binary = _secrets._from_parsed(response, parse_secret_ref(KeyRef.parse(f"aws-sm:{secret_name}")))
+    buffer, binary = secretsmanager._from_parsed(response, parse_secret_ref(KeyRef.parse(f"aws-sm:{secret_name}")))
     with buffer:
         assert bytes(buffer.view()) == pem and not binary
-    buffer, binary = _secrets._from_parsed({"SecretBinary": pem}, parse_secret_ref(KeyRef.parse("aws-sm:x")))
+    buffer, binary = secretsmanager._from_parsed({"SecretBinary": pem}, parse_secret_ref(KeyRef.parse("aws-sm:x")))
     with buffer:
         assert bytes(buffer.view()) == pem and binary
 
 
 def test_json_field_decoded_in_place_and_tail_wiped(sm: Any, secret_name: str, pem: bytes) -> None:
     sm.create_secret(Name=secret_name, SecretString=json.dumps({"private_key": pem.decode(), "tail": "T" * 50}))
-    buffer = _secrets.fetch_key(KeyRef.parse(f"aws-sm:{secret_name}"))
+    buffer = secretsmanager.fetch_key(KeyRef.parse(f"aws-sm:{secret_name}"))
     assert bytes(buffer.view()) == pem
     assert set(bytes(buffer._buf[len(buffer) :])) <= {0}  # nothing of the JSON is left past the PEM
     buffer.wipe()
@@ -254,10 +253,10 @@ def test_no_credentials(aws_host: PluginHost, sm: Any, secret_name: str, pem: by
 def test_client_reused_per_service_region_endpoint(aws_host: PluginHost, sm: Any, secret_name: str, pem: bytes) -> None:
     sm.create_secret(Name=secret_name, SecretString=pem.decode())
     fetched(aws_host, f"aws-sm:{secret_name}")
-    first = dict(_clients._clients)
+    first = dict(clients._clients)
     fetched(aws_host, f"aws-sm:{secret_name}")
-    assert len(first) == 1 and _clients._clients == first
-    assert next(iter(_clients._clients.values())) is next(iter(first.values()))
+    assert len(first) == 1 and clients._clients == first
+    assert next(iter(clients._clients.values())) is next(iter(first.values()))
 
 
 def test_importing_the_plugin_does_not_import_boto3() -> None:
@@ -270,8 +269,65 @@ def test_importing_the_plugin_does_not_import_boto3() -> None:
 def test_binary_capture_decodes_base64(sm: Any, secret_name: str) -> None:
     blob = bytes(range(256)) * 3
     sm.create_secret(Name=secret_name, SecretBinary=blob)
-    client = _clients.get_client("secretsmanager", "us-east-1", _secrets._install_capture)
-    buffer, binary = _secrets._get_secret(client, parse_secret_ref(KeyRef.parse(f"aws-sm:{secret_name}")), "us-east-1")
+    client = clients.get_client("secretsmanager", "us-east-1", secretsmanager._install_capture)
+    buffer, binary = secretsmanager._get_secret(
+        client, parse_secret_ref(KeyRef.parse(f"aws-sm:{secret_name}")), "us-east-1"
+    )
     with buffer:
         assert binary and bytes(buffer.view()) == blob
     assert base64.b64encode(blob)  # the body carried base64; the buffer holds the raw bytes
+
+
+@pytest.mark.parametrize("ref", ["aws-sm:prod/sf?region=eu_west_1", "aws-kms:alias/sf?region=eu west 1"])
+def test_a_bad_region_option_is_a_configuration_error(ref: str, aws_host: PluginHost) -> None:
+    """botocore would raise InvalidRegionError (a ValueError): "unexpected" and exit 1 in the CLI."""
+    with pytest.raises(ConfigurationError, match="not an AWS region name") as info:
+        with open_signer(ref, aws_host) as signer:
+            signer.sign(b"x")
+    assert info.value.exit_code == 2 and "eu-west-1" in (info.value.hint or "")
+
+
+def test_a_bad_region_from_the_environment_names_the_variable(aws_host: PluginHost, monkeypatch: Any) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu_west_1")
+    with pytest.raises(ConfigurationError, match="AWS_REGION 'eu_west_1'"):
+        fetched(aws_host, "aws-sm:prod/sf")
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "-bad-")
+    with pytest.raises(ConfigurationError, match="AWS_DEFAULT_REGION"):
+        fetched(aws_host, "aws-sm:prod/sf")
+
+
+def test_cli_bad_region_exits_2_with_a_hint(
+    aws_host: PluginHost, monkeypatch: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sfjwt_vault.plugins
+    from sfjwt_vault.cli import main
+
+    monkeypatch.setattr(sfjwt_vault.plugins, "_host", aws_host)
+    monkeypatch.setenv("SF_CONSUMER_KEY", "3MVGkey")
+    monkeypatch.setenv("SF_USERNAME", "u@acme.com")
+    assert main(["token", "--key", "aws-sm:prod/sf?region=eu_west-1"]) == 2
+    err = capsys.readouterr().err
+    assert "not an AWS region name" in err and "hint:" in err and "unexpected" not in err
+
+
+def test_kms_refuses_options_it_cannot_use(aws_host: PluginHost) -> None:
+    """passphrase_env means nothing for a key that never leaves KMS: a leftover or a typo, refused."""
+    for ref in ("aws-kms:alias/sf?passphrase_env=PW", "aws-kms:alias/sf?regoin=eu-west-1"):
+        with pytest.raises(ConfigurationError, match="unknown option"):
+            with open_signer(ref, aws_host) as signer:
+                signer.sign(b"x")
+
+
+@pytest.mark.parametrize("region_env", [None, "us-east-1"])
+def test_a_missing_aws_profile_is_a_configuration_error(
+    region_env: str | None, aws_host: PluginHost, monkeypatch: Any
+) -> None:
+    """botocore raises ProfileNotFound (while resolving the region, or making the client): was "unexpected"."""
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    if region_env:
+        monkeypatch.setenv("AWS_REGION", region_env)
+    with pytest.raises(ConfigurationError, match="'no-such-profile'") as info:
+        fetched(aws_host, "aws-sm:prod/sf")
+    assert "AWS_PROFILE" in (info.value.hint or "")

@@ -3,17 +3,21 @@ and a runner that starts a child, waits for its mint and scans its memory from o
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from sfjwt_vault.plugins import PluginHost
 from sfjwt_vault.testing import SalesforceEmulator
 from tests.hygiene.memscan import Needle, ScanUnavailable, scan
 
@@ -63,6 +67,87 @@ class ScanResult:
             if line.startswith("secret_buffers="):
                 return int(line.split("=", 1)[1])
         raise AssertionError("the child did not report its SecretBuffer count")
+
+
+# Loggers set to DEBUG besides every logger that exists when the test starts (some are created on import).
+LIBRARY_LOGGERS = ("sfjwt_vault", "httpx", "httpcore", "botocore", "boto3", "urllib3", "hvac", "requests")
+
+
+@contextmanager
+def loggers_at_debug(handler: logging.Handler, names: Iterable[str]) -> Iterator[None]:
+    """`handler` on the root logger, and the root and `names` at DEBUG, until the block ends (levels restored)."""
+    root = logging.getLogger()
+    saved = root.level, {name: logging.getLogger(name).level for name in names}
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    for name in saved[1]:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        for name, level in saved[1].items():
+            logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture
+def debug_log() -> Iterator[io.StringIO]:
+    """Every record at DEBUG from every logger, formatted with tracebacks, as a log file would hold it.
+
+    The root logger and every library logger are set to DEBUG (an application that turns everything on,
+    or `sfjwt --debug`), and any level a logger had is restored afterwards."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    existing = {
+        name for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger)
+    }
+    with loggers_at_debug(handler, set(LIBRARY_LOGGERS) | existing):
+        yield stream
+
+
+def reset_plugin_state() -> None:
+    """Forget the cloud plugins' process-wide clients, sessions and cached public keys."""
+    from sfjwt_vault_aws import clients, kms
+    from sfjwt_vault_hashicorp import session, transit
+
+    clients.reset_clients()
+    kms.reset_cache()
+    session.reset_sessions()
+    transit.reset_cache()
+
+
+def with_cloud_plugins(host: PluginHost | None = None) -> PluginHost:
+    """`host` (else a new one with the file plugin) with the AWS and Vault plugins registered too."""
+    import sfjwt_vault_aws
+    import sfjwt_vault_file
+    import sfjwt_vault_hashicorp
+
+    if host is None:
+        host = PluginHost(load_entry_points=False)
+        host.register(sfjwt_vault_file, "file")
+    host.register(sfjwt_vault_aws, "aws")
+    host.register(sfjwt_vault_hashicorp, "vault")
+    return host
+
+
+def use_stores(
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    host: PluginHost | None = None,
+) -> PluginHost:
+    """The stores' settings as the only AWS/Vault settings in the environment, fresh plugin state (again
+    after the test), and `host` (else a new one) with the file, AWS and Vault plugins."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "VAULT_", "BAO_", "SFJWT_VAULT_")):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_plugin_state()
+    request.addfinalizer(reset_plugin_state)
+    return with_cloud_plugins(host)
 
 
 # Every measurement, for the terminal summary (CI logs show the counts without -s).

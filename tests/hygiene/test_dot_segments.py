@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sfjwt_vault_aws
 import sfjwt_vault_hashicorp
-from sfjwt_vault_aws import _kms, _ref
+from sfjwt_vault_aws.ref import parse_kms_ref, previous_version
 from sfjwt_vault_hashicorp import kv, transit
 
 from sfjwt_vault import ConfigurationError, KeyRef
@@ -61,9 +61,9 @@ def test_the_plugins_parsers_refuse_a_dot_mount_themselves() -> None:
 
 def test_derived_references_keep_the_path_as_parsed() -> None:
     """AWS builds the AWSPREVIOUS reference from the parsed path, which has no dot segment to carry."""
-    previous = _ref.previous_version(KeyRef.parse("aws-sm:prod/sf#k"))
+    previous = previous_version(KeyRef.parse("aws-sm:prod/sf#k"))
     assert previous is not None and previous.path == "prod/sf" and KeyRef.parse(str(previous)).path == "prod/sf"
-    assert _kms.parse_kms_ref(KeyRef.parse("aws-kms:alias/sf")).key_id == "alias/sf"
+    assert parse_kms_ref(KeyRef.parse("aws-kms:alias/sf")).key_id == "alias/sf"
 
 
 def test_good_mounts_still_parse() -> None:

@@ -29,39 +29,13 @@ from sfjwt_vault.testing.pytest_plugin import SalesforceApp
 from sfjwt_vault.token import AccessToken
 from tests.conftest import pem_of, write_key
 from tests.helpers import FAST_RETRY
-
-RUN = 32
-WINDOW = 24
-
-
-class Secrets:
-    """Everything that must never be printed, and a check over any text."""
-
-    def __init__(self, key_pem: bytes) -> None:
-        self.keys: list[bytes] = [key_pem]
-        self.assertions: list[str] = []
-        self.tokens: list[str] = []
-
-    def windows(self) -> Iterator[str]:
-        for pem in self.keys:
-            lines = [ln for ln in pem.decode("latin-1").splitlines() if ln and not ln.startswith("-----")]
-            for text in (*lines, "".join(lines)):
-                # every 32-character run of the text contains one of these 24-character windows
-                for i in range(0, max(len(text) - WINDOW, 0) + 1, RUN - WINDOW):
-                    yield text[i : i + WINDOW]
-        for assertion in self.assertions:
-            yield assertion
-            yield assertion.rsplit(".", 1)[-1][:RUN]  # the signature
-        yield from self.tokens
-
-    def check(self, where: str, text: str) -> None:
-        for window in self.windows():
-            assert window not in text, f"a secret appears in {where}"
+from tests.hygiene.conftest import use_stores
+from tests.hygiene.needles import RUN, Secrets
 
 
 @pytest.fixture
 def recorded(salesforce_app: SalesforceApp, monkeypatch: pytest.MonkeyPatch) -> Secrets:
-    seen = Secrets(salesforce_app.private_key_pem)
+    seen = Secrets([salesforce_app.private_key_pem])
     mint = Credentials.mint_assertion
     from_response = AccessToken.from_response.__func__  # type: ignore[attr-defined]
 
@@ -78,26 +52,6 @@ def recorded(salesforce_app: SalesforceApp, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(Credentials, "mint_assertion", spy_mint)
     monkeypatch.setattr(AccessToken, "from_response", classmethod(spy_token))
     return seen
-
-
-@pytest.fixture
-def debug_log() -> Iterator[io.StringIO]:
-    """Every record at DEBUG from every logger, formatted with tracebacks, as a log file would hold it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    names = ("httpx", "httpcore", "sfjwt_vault", "botocore", "boto3", "urllib3", "hvac", "requests")
-    saved = root.level, {n: logging.getLogger(n).level for n in names}
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    for name in saved[1]:
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(saved[0])
-    for name, level in saved[1].items():
-        logging.getLogger(name).setLevel(level)
 
 
 # -- the cases: (setup on the emulator/app -> Credentials overrides, expected error) ----------------
@@ -177,25 +131,8 @@ class BackendSetup:
         raise TypeError("a backend case needs the pytest request: see _prepare")
 
     def run(self, sf: SalesforceApp, tmp: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
-        import sfjwt_vault_aws
-        import sfjwt_vault_hashicorp
-        from sfjwt_vault_aws import _clients, _kms
-        from sfjwt_vault_hashicorp import session as vault_session
-        from sfjwt_vault_hashicorp import transit
-
         stores = request.getfixturevalue("stores")
-        monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
-        for name in list(os.environ):
-            if name.startswith(("AWS_", "VAULT_", "BAO_", "SFJWT_VAULT_")):
-                monkeypatch.delenv(name)
-        for name, value in stores.env.items():
-            monkeypatch.setenv(name, value)
-        for reset in (_clients.reset_clients, _kms.reset_cache, vault_session.reset_sessions, transit.clear_cache):
-            reset()
-            request.addfinalizer(reset)
-        host: plugins.PluginHost = request.getfixturevalue("host")
-        host.register(sfjwt_vault_aws, "aws")
-        host.register(sfjwt_vault_hashicorp, "vault")
+        use_stores(stores.env, request.getfixturevalue("monkeypatch"), request, request.getfixturevalue("host"))
         # The arranging calls below send the key on purpose (botocore logs request bodies at DEBUG):
         # they are not the code under test, so they run with logging off.
         logging.disable(logging.CRITICAL)
@@ -524,7 +461,7 @@ def test_cli_token_output_is_the_only_place_the_token_appears(
 
 def test_the_check_catches_each_kind_of_secret(salesforce_app: SalesforceApp) -> None:
     """The searches above would fail on a leak: a run of the key, an assertion's signature, a token."""
-    seen = Secrets(salesforce_app.private_key_pem)
+    seen = Secrets([salesforce_app.private_key_pem])
     body = salesforce_app.private_key_pem.decode().splitlines()[5]
     with pytest.raises(AssertionError, match="a secret appears"):
         seen.check("text", f"error: bad key near {body[13 : 13 + RUN]}!")

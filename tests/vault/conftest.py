@@ -157,10 +157,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     vault_session.reset_sessions()
-    transit.clear_cache()
+    transit.reset_cache()
     yield
     vault_session.reset_sessions()
-    transit.clear_cache()
+    transit.reset_cache()
 
 
 @pytest.fixture

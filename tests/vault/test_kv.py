@@ -147,12 +147,12 @@ def test_previous_skips_deleted_version(root_env: Bao, host: PluginHost) -> None
 
 
 def test_missing_path(root_env: Bao, host: PluginHost) -> None:
-    with pytest.raises(errors.VaultNotFound, match=f"secret/data/{root_env.prefix}/absent"):
+    with pytest.raises(errors.VaultNotFoundError, match=f"secret/data/{root_env.prefix}/absent"):
         host.fetch_key(KeyRef.parse(f"vault:secret/{root_env.prefix}/absent"))
 
 
 def test_missing_mount(root_env: Bao, host: PluginHost) -> None:
-    with pytest.raises(errors.VaultNotFound, match="no secrets engine is mounted") as info:
+    with pytest.raises(errors.VaultNotFoundError, match="no secrets engine is mounted") as info:
         host.fetch_key(KeyRef.parse("vault:no-such-mount/sf/jwt"))
     assert "secrets list" in (info.value.hint or "")
 
@@ -183,7 +183,7 @@ def test_wrong_kv_version_forced_v2_on_v1(root_env: Bao, host: PluginHost, rsa_p
     root_env.admin().secrets.kv.v1.create_or_update_secret(
         path=f"{root_env.prefix}/w1", secret={"private_key": rsa_pem.decode()}, mount_point="kv1"
     )
-    with pytest.raises(errors.VaultNotFound) as info:
+    with pytest.raises(errors.VaultNotFoundError) as info:
         host.fetch_key(KeyRef.parse(f"vault:kv1/{root_env.prefix}/w1?kv=2"))
     assert "?kv=1" in (info.value.hint or "")
 
@@ -196,7 +196,7 @@ def test_version_on_kv1_is_a_configuration_error(root_env: Bao, host: PluginHost
 def test_permission_denied_names_the_kv2_data_path(bao: Bao, host: PluginHost, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VAULT_ADDR", bao.addr)
     monkeypatch.setenv("VAULT_TOKEN", bao.policy_token(["nothing"]))
-    with pytest.raises(errors.VaultPermissionDenied) as info:
+    with pytest.raises(errors.VaultPermissionDeniedError) as info:
         host.fetch_key(KeyRef.parse("vault:secret/elsewhere/key"))
     assert 'path "secret/data/elsewhere/key"' in (info.value.hint or "")
     assert "secret/data/elsewhere/key" in info.value.message
@@ -205,7 +205,7 @@ def test_permission_denied_names_the_kv2_data_path(bao: Bao, host: PluginHost, m
 def test_invalid_token(bao: Bao, host: PluginHost, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VAULT_ADDR", bao.addr)
     monkeypatch.setenv("VAULT_TOKEN", "s.not-a-real-token")
-    with pytest.raises(errors.VaultTokenInvalid) as info:
+    with pytest.raises(errors.VaultTokenInvalidError) as info:
         host.fetch_key(KeyRef.parse(f"vault:secret/{bao.prefix}/a"))
     assert "not-a-real-token" not in str(info.value)
 
@@ -215,14 +215,14 @@ def test_expired_token(bao: Bao, host: PluginHost, monkeypatch: pytest.MonkeyPat
     bao.admin().auth.token.revoke(token)  # as good as expired
     monkeypatch.setenv("VAULT_ADDR", bao.addr)
     monkeypatch.setenv("VAULT_TOKEN", token)
-    with pytest.raises(errors.VaultTokenInvalid, match="expired, revoked or invalid"):
+    with pytest.raises(errors.VaultTokenInvalidError, match="expired, revoked or invalid"):
         host.fetch_key(KeyRef.parse(f"vault:secret/{bao.prefix}/a"))
 
 
 def test_unreachable(host: PluginHost, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VAULT_ADDR", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("VAULT_TOKEN", "whatever")
-    with pytest.raises(errors.VaultUnreachable) as info:
+    with pytest.raises(errors.VaultUnreachableError) as info:
         host.fetch_key(KeyRef.parse("vault:secret/x?kv=2"))
     assert info.value.retryable and "VAULT_ADDR" in (info.value.hint or "")
 
@@ -232,7 +232,7 @@ def test_sealed(throwaway_bao: DevServer, host: PluginHost, monkeypatch: pytest.
     subprocess.run([find_bao(), "operator", "seal"], env=env, check=True, capture_output=True)
     monkeypatch.setenv("VAULT_ADDR", throwaway_bao.addr)
     monkeypatch.setenv("VAULT_TOKEN", throwaway_bao.token)
-    with pytest.raises(errors.VaultSealed, match="sealed") as info:
+    with pytest.raises(errors.VaultSealedError, match="sealed") as info:
         host.fetch_key(KeyRef.parse("vault:secret/anything"))
     assert "unseal" in (info.value.hint or "")
 
@@ -277,7 +277,40 @@ def test_token_file_is_reread(
     sink.write_text("not-valid")
     monkeypatch.setenv("VAULT_ADDR", bao.addr)
     monkeypatch.setenv("SFJWT_VAULT_TOKEN_FILE", str(sink))
-    with pytest.raises(errors.VaultTokenInvalid):
+    with pytest.raises(errors.VaultTokenInvalidError):
         host.fetch_key(KeyRef.parse(f"vault:secret/{bao.prefix}/sink"))
     sink.write_text(bao.policy_token(["sfjwt"]))
     assert signs_with(host, f"vault:secret/{bao.prefix}/sink", rsa_pem)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "vault:secret/sf/jwt?kvv=2",  # a typo of kv
+        "vault:secret/sf/jwt?verison=3",  # a typo of version: would read the latest key instead
+        "vault:secret/sf/jwt?pasphrase_env=PW",  # a typo of passphrase_env
+        "vault:secret/sf/jwt?region=eu-west-1",  # another backend's option
+    ],
+)
+def test_unknown_options_are_refused_before_any_request(
+    ref: str, host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused as a configuration error (exit 2) by every hook, with nothing sent: Vault is not even up."""
+    monkeypatch.setenv("VAULT_ADDR", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("VAULT_TOKEN", "unused")
+    key_ref = KeyRef.parse(ref)
+    for attempt in (
+        lambda: host.fetch_key(key_ref),
+        lambda: host.previous_key_ref(key_ref),
+        lambda: host.store_key(key_ref, SecretBuffer.from_buffer(b"-----BEGIN PRIVATE KEY-----"), overwrite=False),
+    ):
+        with pytest.raises(ConfigurationError, match="unknown option") as info:
+            attempt()
+        assert info.value.exit_code == 2 and "kv" in (info.value.hint or "")
+
+
+def test_known_options_are_accepted(root_env: Bao, host: PluginHost, rsa_pem: bytes) -> None:
+    version = put_v2(root_env, f"{root_env.prefix}/opts", private_key=rsa_pem.decode())
+    ref = f"vault:secret/{root_env.prefix}/opts?kv=2&version={version}&mount=secret&passphrase_env=UNUSED_PW"
+    with host.fetch_key(KeyRef.parse(ref)) as buffer:
+        assert bytes(buffer.view()).startswith(b"-----BEGIN")

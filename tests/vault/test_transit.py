@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sfjwt_vault_hashicorp import errors
 from sfjwt_vault_hashicorp.transit import TransitKey, TransitSigner, decode_signature
 
-from sfjwt_vault import KeyBackendError, KeyRef
+from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
 from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost
 
@@ -73,7 +73,7 @@ def test_wrong_key_type(root_env: Bao, host: PluginHost) -> None:
 def test_missing_transit_key(root_env: Bao, host: PluginHost) -> None:
     with (
         open_signer("vault-transit:transit/sfjwt-absent", host) as signer,
-        pytest.raises(errors.VaultNotFound, match="no Transit key") as info,
+        pytest.raises(errors.VaultNotFoundError, match="no Transit key") as info,
     ):
         signer.sign(b"x")
     assert "type=rsa-2048" in (info.value.hint or "")
@@ -84,7 +84,7 @@ def test_sign_permission_denied_names_sign_path(bao: Bao, host: PluginHost, monk
     monkeypatch.setenv("VAULT_TOKEN", bao.policy_token(["transit-read"]))
     with open_signer(REF, host) as signer:
         assert signer.public_key().key_size == 2048  # reading the key is allowed
-        with pytest.raises(errors.VaultPermissionDenied) as info:
+        with pytest.raises(errors.VaultPermissionDeniedError) as info:
             signer.sign(b"x")
     assert 'path "transit/sign/sfjwt-rsa"' in (info.value.hint or "")
     assert '"update"' in (info.value.hint or "")
@@ -134,3 +134,18 @@ def test_sfjwt_cert_with_transit_key(root_env: Bao, tmp_path: Path) -> None:
     assert public.public_numbers() == vault_public_key(root_env).public_numbers()
     public.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA256())
     assert "PRIVATE" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "vault-transit:transit/sfjwt-rsa?passphrase_env=PW",  # no PEM to decrypt: the key stays in Vault
+        "vault-transit:transit/sfjwt-rsa?mnt=transit",  # a typo of mount
+        "vault-transit:transit/sfjwt-rsa?kv=2",  # the KV scheme's option
+    ],
+)
+def test_unknown_options_are_refused(ref: str, root_env: Bao, host: PluginHost) -> None:
+    with pytest.raises(ConfigurationError, match="unknown option") as info:
+        with open_signer(ref, host) as signer:
+            signer.sign(b"x")
+    assert info.value.exit_code == 2 and "mount" in (info.value.hint or "")

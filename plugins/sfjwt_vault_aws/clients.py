@@ -1,20 +1,20 @@
 """boto3 clients, created once per (service, region, endpoint) and shared across threads and warm
 Lambda invocations. boto3 is imported here, on the first aws-* reference, never at `import sfjwt_vault`.
 
-Clients are thread-safe once built; building them is not, hence the lock. botocore's retries are off:
-`_errors.call_with_retry` is the single retry loop. The endpoint is left to botocore, which honours
-AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> natively; the cache key includes those variables so a
-changed endpoint gets its own client.
+Clients are thread-safe once built; building them is not, hence the lock. botocore's retries are off
+(one attempt): a retryable failure is raised at once (`errors.call`) and the core's retry policy is the
+only one. The endpoint is left to botocore, which honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>
+natively; the cache key includes those variables so a changed endpoint gets its own client.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
+
+from .errors import configured_profile
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
@@ -27,7 +27,6 @@ _ENDPOINT_ENV = {
 
 _clients: dict[tuple[str, str, str | None], Any] = {}
 _lock = threading.Lock()
-_local = threading.local()
 
 
 def endpoint_for(service: str) -> str | None:
@@ -46,14 +45,14 @@ def get_client(service: str, region: str, setup: Callable[[Any], None] | None = 
             import boto3
             from botocore.config import Config
 
-            _install_log_filter()
             config = Config(
                 connect_timeout=CONNECT_TIMEOUT,
                 read_timeout=READ_TIMEOUT,
                 retries={"total_max_attempts": 1},
                 user_agent_extra="sfjwt-vault",
             )
-            client = boto3.session.Session().client(service, region_name=region, config=config)
+            with configured_profile():
+                client = boto3.session.Session().client(service, region_name=region, config=config)
             if setup is not None:
                 setup(client)
             _clients[key] = client
@@ -70,34 +69,3 @@ def reset_clients() -> None:
     """Forget every client (tests; after changing credentials in-process)."""
     with _lock:
         _clients.clear()
-
-
-@contextmanager
-def quiet_botocore() -> Iterator[None]:
-    """Keep botocore's DEBUG lines about this thread's request and response bodies out of the logs.
-
-    botocore logs request parameters and response bodies at DEBUG; for secret reads and writes those
-    hold the key. The filter drops those records on this thread only while the call runs.
-    """
-    previous = getattr(_local, "quiet", False)
-    _local.quiet = True
-    try:
-        yield
-    finally:
-        _local.quiet = previous
-
-
-class _QuietFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (getattr(_local, "quiet", False) and record.levelno <= logging.DEBUG)
-
-
-_QUIET_LOGGERS = ("botocore.endpoint", "botocore.parsers", "botocore.awsrequest", "botocore.hooks")
-_filter = _QuietFilter()
-
-
-def _install_log_filter() -> None:
-    for name in _QUIET_LOGGERS:
-        logger = logging.getLogger(name)
-        if _filter not in logger.filters:
-            logger.addFilter(_filter)

@@ -1,26 +1,24 @@
-"""AWS failures as sfjwt-vault errors with hints, and a bounded retry for the transient ones.
+"""Every AWS call the plugin makes, made once, with its SDK logging quiet and its failure typed.
 
-botocore's own retries are switched off for our clients (see `_clients`), so this is the one retry
-loop: throttling, 5xx and unreachable endpoints are retried with exponential backoff and full jitter,
-then raised as `TransientError`. Messages name the reference, the IAM action and the resource, never a
-secret value (AWS error messages do not carry secret values either; they are scrubbed anyway).
+`call` is the one way the plugin talks to AWS. It runs the call inside `quiet_sdk_logs()`, because
+botocore logs request parameters and response bodies at DEBUG and ours carry secrets on success (a KMS
+`Sign` request and its signature, a `Decrypt` answer, a secret's value). It makes the call once:
+botocore's own retries are off for our clients (see `clients`), and a throttled, failing (5xx) or
+unreachable service raises a retryable `TransientError` that the core's retry policy retries within
+its overall deadline. Messages name the reference, the IAM action and the resource, never a secret
+value (AWS error messages do not carry secret values either; they are scrubbed anyway).
 """
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import NamedTuple, TypeVar
 
-from sfjwt_vault import KeyBackendError, SfjwtError, TransientError
-from sfjwt_vault.plugin_api import scrub
+from sfjwt_vault import ConfigurationError, KeyBackendError, SfjwtError, TransientError
+from sfjwt_vault.plugin_api import quiet_sdk_logs, scrub
 
 T = TypeVar("T")
-
-ATTEMPTS = 4
-BASE_DELAY = 0.2
-MAX_DELAY = 3.0
 
 _THROTTLING = {
     "Throttling",
@@ -57,14 +55,11 @@ _BAD_CREDENTIALS = {
 
 
 class AwsThrottledError(TransientError):
-    """AWS kept throttling after the bounded retries."""
+    """AWS throttled the call (retryable: the core's retry policy backs off and tries again)."""
 
 
 class AwsNotFoundError(KeyBackendError):
     """The secret, the secret version or the KMS key does not exist (where we looked)."""
-
-
-SecretNotFoundError = AwsNotFoundError
 
 
 class Operation(NamedTuple):
@@ -77,33 +72,33 @@ class Operation(NamedTuple):
     extra_permissions: str = ""  # e.g. "kms:Decrypt on the secret's customer managed key"
 
 
-def call_with_retry(
-    operation: Operation,
-    fn: Callable[[], T],
-    *,
-    attempts: int = ATTEMPTS,
-    sleep: Callable[[float], None] = time.sleep,
-    on_no_credentials: Callable[[], None] | None = None,
-) -> T:
-    """Run one AWS call; retry transient failures with capped exponential backoff and full jitter."""
-    for attempt in range(1, attempts + 1):
-        try:
+def call(operation: Operation, fn: Callable[[], T], *, on_no_credentials: Callable[[], None] | None = None) -> T:
+    """Make one AWS call with the SDK's logging quiet on this thread; raise its failure as our error."""
+    try:
+        with quiet_sdk_logs():
             return fn()
-        except Exception as exc:  # botocore's exceptions are mapped below, others re-raised
-            error = map_aws_error(exc, operation)
-            if error is None:
-                raise
-            if type(exc).__name__ in {"NoCredentialsError", "PartialCredentialsError"} and on_no_credentials:
-                on_no_credentials()
-            if not error.retryable or attempt == attempts:
-                raise error from None
-        sleep(backoff_delay(attempt))
-    raise AssertionError("unreachable")  # pragma: no cover
+    except Exception as exc:  # botocore's exceptions are mapped below, others re-raised
+        error = map_aws_error(exc, operation)
+        if error is None:
+            raise
+        if on_no_credentials is not None and type(exc).__name__ in {"NoCredentialsError", "PartialCredentialsError"}:
+            on_no_credentials()
+        raise error from None
 
 
-def backoff_delay(attempt: int, *, rng: Callable[[], float] = random.random) -> float:
-    """Full jitter: a random delay in [0, min(cap, base * 2**(attempt-1))]."""
-    return float(rng() * min(MAX_DELAY, BASE_DELAY * 2 ** (attempt - 1)))
+@contextmanager
+def configured_profile() -> Iterator[None]:
+    """Around botocore's session set-up: AWS_PROFILE naming no profile is a configuration error."""
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__name__ != "ProfileNotFound":
+            raise
+        profile = getattr(exc, "kwargs", {}).get("profile", "")
+        raise ConfigurationError(
+            f"the AWS profile {profile!r} (AWS_PROFILE) is not in the AWS config or credentials file",
+            hint="list the profiles with `aws configure list-profiles`, fix AWS_PROFILE, or unset it",
+        ) from None
 
 
 def map_aws_error(exc: BaseException, op: Operation) -> SfjwtError | None:
@@ -143,7 +138,7 @@ def map_aws_error(exc: BaseException, op: Operation) -> SfjwtError | None:
 def _for_code(code: str, status: int, where: str, detail: str, op: Operation) -> SfjwtError:
     if code in _THROTTLING or status == 429:
         return AwsThrottledError(
-            f"AWS throttled {where} after {ATTEMPTS} attempts ({code or status})",
+            f"AWS throttled {where} ({code or status})",
             hint="lower the request rate: reuse one Credentials object per process and cache tokens; "
             "raise the service quota if this is steady load",
         )

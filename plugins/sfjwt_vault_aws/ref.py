@@ -1,8 +1,8 @@
 """Parsing `aws-sm:` and `aws-kms:` references, and deciding which region they live in.
 
 Region order: the `region` option, else the region inside an ARN, else AWS_REGION, else boto3's own
-chain (AWS_DEFAULT_REGION, the profile's config). No region at all is a configuration error here,
-not a confusing botocore one later.
+chain (AWS_DEFAULT_REGION, the profile's config). No region at all, or one botocore would refuse
+(`?region=eu_west_1`), is a configuration error here, not a confusing botocore one later.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
 DEFAULT_FIELD = "private_key"
 
+# botocore's own rule for a region name (a DNS label, not all digits); it raises InvalidRegionError otherwise
+_REGION_NAME = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:(?P<service>secretsmanager|kms):(?P<region>[a-z0-9-]+):\d{12}:.+$")
 # passphrase_env is the core's (an encrypted PEM in the secret).
 _SM_OPTIONS = {"version_stage", "version_id", "region", "passphrase_env"}
-_KMS_OPTIONS = {"region", "passphrase_env"}
+_KMS_OPTIONS = {"region"}  # the key never leaves KMS: there is no PEM to decrypt
 
 
 class SecretRef(NamedTuple):
@@ -108,19 +110,31 @@ _default_lock = threading.Lock()
 def resolve_region(region: str | None, ref: KeyRef) -> str:
     """The explicit region, else boto3's default chain (cached per environment), else a clear error."""
     if region:
-        return region
+        return _valid_region(region, "the reference's region", ref)
     if os.environ.get("AWS_REGION"):  # Lambda and the other AWS SDKs use it; botocore reads only the next
-        return os.environ["AWS_REGION"]
+        return _valid_region(os.environ["AWS_REGION"], "AWS_REGION", ref)
     env = tuple(os.environ.get(name) for name in _REGION_ENV)
     with _default_lock:
         if env not in _default_regions:
             import botocore.session  # lazily: only aws-* references reach this
 
-            _default_regions[env] = botocore.session.get_session().get_config_variable("region")
+            from .errors import configured_profile
+
+            with configured_profile():
+                _default_regions[env] = botocore.session.get_session().get_config_variable("region")
         found = _default_regions[env]
     if not found:
         raise ConfigurationError(
             f"no AWS region for {str(ref)!r}",
             hint="add ?region=eu-west-1 to the reference, use a full ARN, or set AWS_REGION (Lambda sets it for you)",
         )
-    return str(found)
+    return _valid_region(str(found), "AWS_DEFAULT_REGION or the AWS config profile's region", ref)
+
+
+def _valid_region(region: str, source: str, ref: KeyRef) -> str:
+    if not _REGION_NAME.match(region):
+        raise ConfigurationError(
+            f"{source} {region!r} for {str(ref)!r} is not an AWS region name",
+            hint="a region looks like eu-west-1 or us-gov-west-1: fix ?region=, AWS_REGION or AWS_DEFAULT_REGION",
+        )
+    return region

@@ -16,10 +16,10 @@ from typing import Any
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
 from sfjwt_vault.plugin_api import MAX_KEY_BYTES, wipe, wipe_received_bytes
 
-from . import _jsonscan
-from ._clients import forget_client, get_client, quiet_botocore
-from ._errors import Operation, SecretNotFoundError, call_with_retry
-from ._ref import CURRENT, DEFAULT_FIELD, PREVIOUS, SecretRef, parse_secret_ref, resolve_region
+from . import jsonscan
+from .clients import forget_client, get_client
+from .errors import AwsNotFoundError, Operation, call
+from .ref import CURRENT, DEFAULT_FIELD, PREVIOUS, SecretRef, parse_secret_ref, resolve_region
 
 SERVICE = "secretsmanager"
 _EVENT = "before-parse.secrets-manager.GetSecretValue"
@@ -63,12 +63,11 @@ def _get_secret(client: Any, sref: SecretRef, region: str) -> tuple[SecretBuffer
     capture = _Capture()
     _local.capture = capture
     try:
-        with quiet_botocore():
-            response = call_with_retry(
-                operation,
-                lambda: client.get_secret_value(**sref.request),
-                on_no_credentials=lambda: forget_client(SERVICE, region),
-            )
+        response = call(
+            operation,
+            lambda: client.get_secret_value(**sref.request),
+            on_no_credentials=lambda: forget_client(SERVICE, region),
+        )
     except BaseException:
         if capture.buffer is not None:
             capture.buffer.wipe()
@@ -93,21 +92,21 @@ def _capture_body(response_dict: dict[str, Any], **_: Any) -> None:
     if len(body) > _MAX_BODY:
         return  # let botocore parse; _from_parsed refuses the oversized value with a clear error
     try:
-        found = {name: (start, end) for name, start, end in _jsonscan.members(body, 0, len(body))}
-    except _jsonscan.JsonScanError:
+        found = {name: (start, end) for name, start, end in jsonscan.members(body, 0, len(body))}
+    except jsonscan.JsonScanError:
         return
     for name, binary in (("SecretString", False), ("SecretBinary", True)):
-        if name not in found or not _jsonscan.is_string_value(body, found[name][0]):
+        if name not in found or not jsonscan.is_string_value(body, found[name][0]):
             continue
         start, end = found[name]
         buffer = SecretBuffer(end - start)
         view = buffer.writable()
         try:
             if binary:
-                length = _jsonscan.decode_base64(body, start, end, view)
+                length = jsonscan.decode_base64(body, start, end, view)
             else:
-                length = _jsonscan.decode_string(body, start, end, view)
-        except _jsonscan.JsonScanError:
+                length = jsonscan.decode_string(body, start, end, view)
+        except jsonscan.JsonScanError:
             view.release()
             buffer.wipe()
             return
@@ -156,7 +155,7 @@ def _select_pem(buffer: SecretBuffer, sref: SecretRef, binary: bool) -> None:
         )
     view = buffer.writable()
     try:
-        first = _jsonscan.skip_ws(view, 0, len(buffer))
+        first = jsonscan.skip_ws(view, 0, len(buffer))
         is_json = first < len(buffer) and view[first] == 0x7B
         if not is_json:
             if sref.field:
@@ -177,11 +176,11 @@ def _select_pem(buffer: SecretBuffer, sref: SecretRef, binary: bool) -> None:
         names: list[str] = []
         span: tuple[int, int] | None = None
         try:
-            for name, start, end in _jsonscan.members(view, first, len(buffer)):
+            for name, start, end in jsonscan.members(view, first, len(buffer)):
                 names.append(name)
                 if name == field and span is None:
-                    span = (start, end) if _jsonscan.is_string_value(view, start) else (-1, -1)
-        except _jsonscan.JsonScanError:
+                    span = (start, end) if jsonscan.is_string_value(view, start) else (-1, -1)
+        except jsonscan.JsonScanError:
             raise KeyFormatError(
                 f"the secret {sref.secret_id!r} starts like JSON but is not a valid JSON object",
                 hint="store the PEM itself, or valid JSON with the PEM in one string field",
@@ -200,14 +199,14 @@ def _select_pem(buffer: SecretBuffer, sref: SecretRef, binary: bool) -> None:
             )
         old_length = len(buffer)
         try:
-            length = _jsonscan.decode_string(view, span[0], span[1], view, 0)
-        except _jsonscan.JsonScanError:
+            length = jsonscan.decode_string(view, span[0], span[1], view, 0)
+        except jsonscan.JsonScanError:
             raise KeyFormatError(
                 f"the field {field!r} of the secret {sref.secret_id!r} is not a valid JSON string"
             ) from None
         view[length:old_length] = bytes(old_length - length)  # wipe the rest of the JSON
         buffer.set_length(length)
-        pem_start = _jsonscan.skip_ws(view, 0, length)
+        pem_start = jsonscan.skip_ws(view, 0, length)
         if bytes(view[pem_start : pem_start + len(_PEM)]) != _PEM:
             raise KeyFormatError(
                 f"the field {field!r} of the secret {sref.secret_id!r} does not hold a PEM private key",
@@ -249,16 +248,14 @@ def store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str:
     try:
         if exists:
             operation = Operation(str(ref), "secretsmanager:PutSecretValue", sref.secret_id, region)
-            with quiet_botocore():
-                result = call_with_retry(operation, lambda: client.put_secret_value(**params))
+            result = call(operation, lambda: client.put_secret_value(**params))
             return (
                 f"new version {result.get('VersionId')} of {result.get('Name') or sref.secret_id}, staged "
                 f"{CURRENT}; previous version staged {PREVIOUS}"
             )
         params["Description"] = "Salesforce JWT Bearer private key (sfjwt-vault)"
         operation = Operation(str(ref), "secretsmanager:CreateSecret", sref.secret_id, region)
-        with quiet_botocore():
-            result = call_with_retry(operation, lambda: client.create_secret(**params))
+        result = call(operation, lambda: client.create_secret(**params))
         name = result.get("ARN") or sref.secret_id
         return f"created secret {name}, version {result.get('VersionId')} staged {CURRENT}"
     finally:
@@ -270,16 +267,16 @@ def _current_fields(client: Any, sref: SecretRef, region: str) -> tuple[bool, li
     current = SecretRef(sref.secret_id, sref.region, None, None, None, sref.ref)
     try:
         buffer, _binary = _get_secret(client, current, region)
-    except SecretNotFoundError:
+    except AwsNotFoundError:
         return None
     with buffer:
         view = buffer.view()
         try:
-            start = _jsonscan.skip_ws(view, 0, len(buffer))
+            start = jsonscan.skip_ws(view, 0, len(buffer))
             if start < len(buffer) and view[start] == 0x7B:
                 try:
-                    return True, [name for name, _s, _e in _jsonscan.members(view, start, len(buffer))]
-                except _jsonscan.JsonScanError:
+                    return True, [name for name, _s, _e in jsonscan.members(view, start, len(buffer))]
+                except jsonscan.JsonScanError:
                     return False, []
             return False, []
         finally:
@@ -300,7 +297,7 @@ def _secret_string(pem: SecretBuffer, field: str | None) -> str:
         staging = bytearray(len(head) + 6 * len(view) + 2)
         out = memoryview(staging)
         out[: len(head)] = head
-        end = _jsonscan.escape_into(view, out, len(head))
+        end = jsonscan.escape_into(view, out, len(head))
         out[end : end + 2] = b'"}'
         text = str(out[: end + 2], "utf-8")
         out.release()

@@ -2,7 +2,9 @@
 
 `Sign` is called with MessageType RAW and RSASSA_PKCS1_V1_5_SHA_256, so KMS hashes the JWT signing
 input itself (RAW takes up to 4096 bytes, far more than an assertion or a certificate's TBS part).
-The public key and the key's spec come from `GetPublicKey`, once per process per key.
+The public key and the key's spec come from `GetPublicKey`, once per process per key. Both calls go
+through `errors.call`: the `Sign` request holds the signing input and its answer the signature, and
+botocore's DEBUG log of the two would be a valid assertion.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from sfjwt_vault import KeyBackendError, KeyRef
 
-from ._clients import endpoint_for, forget_client, get_client
-from ._errors import Operation, call_with_retry
-from ._ref import KmsKeyRef, parse_kms_ref, resolve_region
+from .clients import endpoint_for, forget_client, get_client
+from .errors import Operation, call
+from .ref import KmsKeyRef, parse_kms_ref, resolve_region
 
 SERVICE = "kms"
 ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"
@@ -54,7 +56,7 @@ class KmsSigner:
                 f"the message to sign is {len(message)} bytes; KMS signs at most {MAX_RAW_MESSAGE} bytes RAW",
                 hint="keep the assertion's claims short",
             )
-        response = call_with_retry(
+        response = call(
             self._operation("kms:Sign", info.key_arn),
             lambda: self._client.sign(
                 KeyId=self._kref.key_id, Message=message, MessageType="RAW", SigningAlgorithm=ALGORITHM
@@ -79,7 +81,7 @@ class KmsSigner:
         return info
 
     def _fetch_info(self) -> _KeyInfo:
-        response = call_with_retry(
+        response = call(
             self._operation("kms:GetPublicKey", self._kref.key_id),
             lambda: self._client.get_public_key(KeyId=self._kref.key_id),
             on_no_credentials=lambda: forget_client(SERVICE, self._region),

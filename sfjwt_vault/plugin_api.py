@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .cache import CacheKey
+from .endpoints import is_loopback
 from .errors import (
     ConfigurationError,
     KeyBackendError,
@@ -80,6 +81,7 @@ __all__ = [
     "fingerprint",
     "has_dot_segment",
     "hookimpl",
+    "is_loopback",
     "key_hash",
     "lease_seconds",
     "quiet_sdk_logs",

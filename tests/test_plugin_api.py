@@ -41,6 +41,7 @@ def test_exported_members() -> None:
         "fingerprint",
         "has_dot_segment",
         "hookimpl",
+        "is_loopback",
         "key_hash",
         "lease_seconds",
         "quiet_sdk_logs",

@@ -34,8 +34,7 @@ import requests.adapters
 import requests.utils
 
 from sfjwt_vault import ConfigurationError
-from sfjwt_vault.endpoints import is_loopback
-from sfjwt_vault.plugin_api import quiet_sdk_logs
+from sfjwt_vault.plugin_api import is_loopback, quiet_sdk_logs
 
 from .settings import VaultSettings
 

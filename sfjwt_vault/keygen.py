@@ -168,6 +168,11 @@ def _same_file(a: str, b: str) -> bool:
 def check_output_path(path: str, *, force: bool, what: str = "certificate") -> None:
     """Refuse an output path that is a symlink or not a regular file, and an existing file without
     --force: before a key is made, so a refusal costs nothing."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigurationError(
+            f"the folder {folder!r} for the {what} does not exist", hint="create it first, or choose another path"
+        )
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -193,10 +198,10 @@ def write_output_file(path: str, data: bytes, *, force: bool, what: str = "certi
     symlink and without replacing a file unless `force`. A new file is created exclusively; a replaced
     one goes through a temporary file and `os.replace`, which swaps the directory entry itself."""
     check_output_path(path, force=force, what=what)
-    cloexec = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    extra = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
         if not force or not os.path.lexists(path):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | cloexec, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | extra, 0o644)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             return
@@ -213,6 +218,10 @@ def write_output_file(path: str, data: bytes, *, force: bool, what: str = "certi
     except FileExistsError:
         raise ConfigurationError(
             f"the {what} file {path!r} appeared while writing; not overwritten", hint="pass --force to replace it"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"the {what} could not be written to {path!r}: {exc.strerror}", hint="check the path and its permissions"
         ) from None
 
 
@@ -251,11 +260,9 @@ def run(
     if cert_out:
         try:
             write_output_file(cert_out, result.certificate_pem, force=force)
-        except (OSError, ConfigurationError) as exc:
-            reason = exc.message if isinstance(exc, ConfigurationError) else exc.strerror
+        except ConfigurationError as exc:
             raise ConfigurationError(
-                f"the key was stored ({result.stored}) but the certificate could not be written to "
-                f"{cert_out!r}: {reason}",
+                f"the key was stored ({result.stored}) but the certificate was not written: {exc.message}",
                 hint=f"make the certificate again from the stored key: sfjwt cert --key {result.ref} --out FILE",
             ) from None
         path = os.path.abspath(cert_out)

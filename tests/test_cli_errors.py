@@ -98,6 +98,10 @@ CASES: dict[str, Case] = {
     ),
     "cert --days 0": Case(["cert", "--key", "{key}", "--days", "0"], 2, "--days 0"),
     "cert --common-name empty": Case(["cert", "--key", "{key}", "--common-name", ""], 2, "--common-name"),
+    "cert --out in a missing folder": Case(["cert", "--key", "{key}", "--out", "{tmp}/no/c.crt"], 2, "does not exist"),
+    "keygen --cert-out in a missing folder": Case(
+        ["keygen", "--store", "file:{tmp}/k", "--cert-out", "{tmp}/no/c.crt"], 2, "does not exist"
+    ),
     "cert --out exists": Case(
         ["cert", "--key", "{key}", "--out", "{tmp}/c"], 2, "already exists", setup=_file("c", b"x")
     ),

@@ -94,6 +94,16 @@ def app_on(emulator: SalesforceEmulator, tmp_path: Path, **user_flags: bool) -> 
     return [*args, "--token-url", emulator.token_url], cert
 
 
+def app_with_another_certificate(emulator: SalesforceEmulator, tmp_path: Path, key: rsa.RSAPrivateKey) -> list[str]:
+    """Doctor flags for an app that holds the certificate of another key than `key`, that certificate as --cert."""
+    _, uploaded = make_test_keypair()
+    app = emulator.add_app(uploaded)
+    user = emulator.add_user("integration@acme.com")
+    key_path = write_key(tmp_path / "mine.key", pem_of(key))
+    args = ["--consumer-key", app.consumer_key, "--username", user.username, "--key", f"file:{key_path}"]
+    return [*args, "--token-url", emulator.token_url, "--cert", cert_file(tmp_path, uploaded)]
+
+
 # -- the good path -------------------------------------------------------------------------------------
 
 
@@ -210,12 +220,7 @@ def test_app_holds_the_certificate_of_another_key(
     rsa_key: rsa.RSAPrivateKey,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _, uploaded = make_test_keypair()
-    app = salesforce_emulator.add_app(uploaded)
-    user = salesforce_emulator.add_user("integration@acme.com")
-    key_path = write_key(tmp_path / "mine.key", pem_of(rsa_key))
-    args = ["--consumer-key", app.consumer_key, "--username", user.username, "--key", f"file:{key_path}"]
-    args += ["--token-url", salesforce_emulator.token_url, "--cert", cert_file(tmp_path, uploaded)]
+    args = app_with_another_certificate(salesforce_emulator, tmp_path, rsa_key)
     code, report = run_json(capsys, *args)
     assert code == 1
     offline, live = lines(report, "certificate", "FAIL")
@@ -419,12 +424,7 @@ def test_text_names_each_line_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Three certificate findings (local mismatch, expiry, Salesforce's refusal) under one "Check 4"."""
-    _, uploaded = make_test_keypair()
-    app = salesforce_emulator.add_app(uploaded)
-    user = salesforce_emulator.add_user("integration@acme.com")
-    key_path = write_key(tmp_path / "mine.key", pem_of(rsa_key))
-    args = ["--consumer-key", app.consumer_key, "--username", user.username, "--key", f"file:{key_path}"]
-    args += ["--token-url", salesforce_emulator.token_url, "--cert", cert_file(tmp_path, uploaded)]
+    args = app_with_another_certificate(salesforce_emulator, tmp_path, rsa_key)
     code = cli.main(["doctor", *args])
     out = capsys.readouterr().out
     assert code == 1

@@ -12,13 +12,16 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.servers import DevServer, start_dev_server, start_moto, stop, wait_until_up
+from tests.aws.conftest import moto_url  # the same moto and OpenBao servers as the backend tests
+from tests.vault.conftest import bao
+
+__all__ = ["bao", "moto_url"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,30 +124,3 @@ def installed(dist: Dist, tmp_path_factory: pytest.TempPathFactory) -> Callable[
         return made[extra]
 
     return make
-
-
-@pytest.fixture(scope="session")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    existing = os.environ.get("SFJWT_TEST_MOTO_URL")
-    if existing:
-        wait_until_up(existing.rstrip("/"))
-        yield existing.rstrip("/")
-        return
-    url, process = start_moto(tmp_path_factory.mktemp("moto"))
-    try:
-        yield url
-    finally:
-        stop(process)
-
-
-@pytest.fixture(scope="session")
-def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    addr, token = os.environ.get("SFJWT_TEST_BAO_ADDR"), os.environ.get("SFJWT_TEST_BAO_TOKEN")
-    if addr and token:
-        yield DevServer(addr, token)
-        return
-    server = start_dev_server(tmp_path_factory.mktemp("bao"))
-    try:
-        yield server
-    finally:
-        server.stop()

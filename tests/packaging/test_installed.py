@@ -16,7 +16,7 @@ import pytest
 from sfjwt_vault import errors
 from sfjwt_vault.testing import SalesforceEmulator
 from tests.packaging.conftest import Venv
-from tests.servers import DevServer
+from tests.vault.conftest import Bao
 
 # The missing-extra error is the plugin host's (another part of this stage): these checks run for real
 # once `errors.MissingExtraError` exists, and fail loudly (strict) if they pass before it does.
@@ -126,22 +126,22 @@ def first_hour(venv: Venv, store: str, env: dict[str, str]) -> None:
         assert org.tokens_issued == 2
 
 
-def test_aws_extra_against_moto(installed: Callable[[str], Venv], moto: str) -> None:
+def test_aws_extra_against_moto(installed: Callable[[str], Venv], moto_url: str) -> None:
     venv = installed("aws")
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": moto,
+        "AWS_ENDPOINT_URL": moto_url,
         "AWS_EC2_METADATA_DISABLED": "true",
         "SFJWT_PLUGINS": "aws",
     }
     first_hour(venv, f"aws-sm:sfjwt-packaging/{uuid.uuid4().hex[:8]}", env)
 
 
-def test_vault_extra_against_openbao(installed: Callable[[str], Venv], bao: DevServer) -> None:
+def test_vault_extra_against_openbao(installed: Callable[[str], Venv], bao: Bao) -> None:
     venv = installed("vault")
-    env = {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.token, "SFJWT_PLUGINS": "vault"}
+    env = {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.root_token, "SFJWT_PLUGINS": "vault"}
     first_hour(venv, f"vault:secret/sfjwt-packaging/{uuid.uuid4().hex[:8]}", env)
 
 

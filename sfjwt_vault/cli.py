@@ -1,7 +1,5 @@
-"""The `sfjwt` command line. Exit codes: 0 ok, 1 `sfjwt doctor` found a FAIL, 2 usage or configuration,
-3 key backend, 4 Salesforce rejected the request (a hint is printed), 5 network or transient, 70 an
-internal error (a bug), 130 interrupted, 141 stdout closed early. One `error:` line plus a `hint:`
-line; the traceback only with --debug, which works before or after the command."""
+"""The `sfjwt` command line. One `error:` line plus a `hint:` line on failure, and an exit code from
+`EXIT_CODES` (the README's table); the traceback only with --debug, before or after the command."""
 
 from __future__ import annotations
 
@@ -20,13 +18,20 @@ if TYPE_CHECKING:
     from .credentials import Credentials
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 2, 70, 130, 141
+EXIT_CODES = {
+    EXIT_OK: "ok",
+    1: "doctor found a FAIL",
+    EXIT_USAGE: "usage or configuration",
+    3: "key backend",
+    4: "Salesforce refused",
+    5: "network or transient",
+    EXIT_INTERNAL: "internal error (a bug)",
+    EXIT_INTERRUPTED: "interrupted",
+    EXIT_PIPE_CLOSED: "stdout closed early",
+}
 DEBUG_HINT = (
     "rerun with --debug for the traceback (before or after the command: `sfjwt --debug token ...` or "
     "`sfjwt token ... --debug`)"
-)
-EXIT_CODES = (
-    "exit codes: 0 ok; 1 doctor found a FAIL; 2 usage or configuration; 3 key backend; 4 Salesforce refused; "
-    "5 network or transient; 70 internal error (a bug); 130 interrupted; 141 stdout closed early"
 )
 
 
@@ -63,7 +68,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         dest = setting.name
         if setting.metavar is None:
             parser.add_argument(setting.flag, dest=dest, action="store_true", default=None, help=help_text)
-        elif setting.name == "allowed_hosts":
+        elif setting.repeatable:
             parser.add_argument(setting.flag, dest=dest, action="append", metavar=setting.metavar, help=help_text)
         else:
             parser.add_argument(setting.flag, dest=dest, metavar=setting.metavar, help=help_text)
@@ -186,8 +191,8 @@ def build_parser() -> Parser:
             "sfjwt doctor --cert sf.crt                        # settings from the environment",
             'eval "$(sfjwt token --format env)"                # export SF_ACCESS_TOKEN, SF_INSTANCE_URL',
         )
-        + "\n\n"
-        + EXIT_CODES,
+        + "\n\nexit codes: "
+        + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
         hint="run `sfjwt --help` for the commands, or `sfjwt demo` to watch the flow offline",
     )
     parser.add_argument("--version", action="version", version=f"sfjwt-vault {__version__}")

@@ -45,6 +45,7 @@ class Setting:
     metavar: str | None = None  # None for an on/off flag
     echo: bool = True  # False: a bad value is never repeated in the message
     keyword: bool = True  # False: not a `Credentials` keyword (read here to check it, used elsewhere)
+    repeatable: bool = False  # a flag that may be given more than once (its values join like a comma list)
 
     def shown(self, text: str, flag: bool) -> str:
         """How a given value is named in an error: `--timeout -1`, `SFJWT_TIMEOUT=0`, or just the name."""
@@ -240,6 +241,7 @@ SETTINGS: tuple[Setting, ...] = (
         "none",
         _hosts,
         "HOST",
+        repeatable=True,
     ),
     Setting(
         "verify",

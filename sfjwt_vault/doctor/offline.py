@@ -17,7 +17,7 @@ from ..events import consumer_key_hint
 from ..keyref import KeyRef
 from ..keys import MIN_RSA_BITS, open_signer
 from ..plugins import PluginHost
-from ..settings import Settings
+from ..settings import BY_NAME, REQUIRED, Settings
 from ..signer import LocalSigner
 from .findings import FAIL, PASS, SKIP, WARN, Report
 
@@ -51,7 +51,7 @@ def check_settings(report: Report, settings: Settings, problems: dict[str, Confi
     """Every bad setting on its line, then what is missing."""
     for name, problem in problems.items():
         report.add(_PROBLEM_LINE.get(name, "configuration"), FAIL, problem.message, problem.hint)
-    missing = settings.missing()
+    missing = [BY_NAME[name].env for name in REQUIRED if name not in problems and not settings.get(name)]
     if missing:
         report.add(
             "configuration",
@@ -59,8 +59,10 @@ def check_settings(report: Report, settings: Settings, problems: dict[str, Confi
             f"missing: {', '.join(missing)}",
             "set them in the environment or pass --consumer-key / --username / --key",
         )
-    elif not problems:
-        report.add("configuration", PASS, "SF_CONSUMER_KEY, SF_USERNAME and SFJWT_KEY are set")
+    elif not report.statuses("configuration"):
+        report.add(
+            "configuration", PASS, "every setting read is valid; SF_CONSUMER_KEY, SF_USERNAME and SFJWT_KEY are set"
+        )
 
 
 def resolve_endpoints(report: Report, settings: Settings, problems: dict[str, ConfigurationError]) -> None:

@@ -1,54 +1,87 @@
-"""The `sfjwt` command line. Exit codes: 0 ok, 2 usage or configuration, 3 key backend, 4 Salesforce
-rejected the request (a hint is printed), 5 network or transient. One line plus a hint on error; the
-traceback only with --debug."""
+"""The `sfjwt` command line. One `error:` line plus a `hint:` line on failure, and an exit code from
+`EXIT_CODES` (the README's table); the traceback only with --debug, before or after the command."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import shlex
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .errors import SfjwtError
 
-EXIT_OK, EXIT_USAGE = 0, 2
-
-Command = Callable[[argparse.Namespace], int]
-
-
-def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags mirroring the environment variables; a flag given wins over its variable."""
-    parser.add_argument("--consumer-key", help="Connected App consumer key (env SF_CONSUMER_KEY)")
-    parser.add_argument("--username", help="Salesforce username, exact (env SF_USERNAME)")
-    parser.add_argument("--key", help="key reference, e.g. file:key.pem, aws-sm:NAME, vault:secret/sf (env SFJWT_KEY)")
-    parser.add_argument("--audience", help="aud claim (env SF_AUDIENCE; default https://login.salesforce.com)")
-    parser.add_argument("--token-url", help="token endpoint (env SF_TOKEN_URL; default: the audience's host)")
-    parser.add_argument("--sandbox", action="store_true", default=None, help="use https://test.salesforce.com")
-    parser.add_argument("--ca-bundle", help="CA bundle for TLS verification (env SFJWT_CA_BUNDLE)")
-    parser.add_argument("--timeout", type=float, help="HTTP timeout in seconds (env SFJWT_TIMEOUT)")
-
-
-def credentials_from_args(args: argparse.Namespace) -> Any:
+if TYPE_CHECKING:
     from .credentials import Credentials
 
-    overrides: dict[str, Any] = {}
-    for flag, name in (
-        ("consumer_key", "consumer_key"),
-        ("username", "username"),
-        ("key", "key"),
-        ("audience", "audience"),
-        ("token_url", "token_url"),
-        ("sandbox", "sandbox"),
-        ("ca_bundle", "verify"),
-        ("timeout", "timeout"),
-    ):
-        value = getattr(args, flag, None)
-        if value is not None:
-            overrides[name] = value
-    return Credentials.from_env(**overrides)
+EXIT_OK, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 2, 70, 130, 141
+EXIT_CODES = {
+    EXIT_OK: "ok",
+    1: "doctor found a FAIL",
+    EXIT_USAGE: "usage or configuration",
+    3: "key backend",
+    4: "Salesforce refused",
+    5: "network or transient",
+    EXIT_INTERNAL: "internal error (a bug)",
+    EXIT_INTERRUPTED: "interrupted",
+    EXIT_PIPE_CLOSED: "stdout closed early",
+}
+DEBUG_HINT = (
+    "rerun with --debug for the traceback (before or after the command: `sfjwt --debug token ...` or "
+    "`sfjwt token ... --debug`)"
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error style: an `error:` line, a `hint:` line, exit code 2."""
+
+    def __init__(self, *args: Any, hint: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.hint = hint
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {self.prog}: {message}\nhint: {self.hint or f'see `{self.prog} --help`'}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _plain(text: str) -> str:
+    """README markup out of a help line: `code` and [link](target)."""
+    import re
+
+    return re.sub(r"\[([^]]+)\]\([^)]+\)", r"\1", text).replace("`", "").replace("%", "%%")
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of the settings table (sfjwt_vault.settings); a flag given wins over its variable.
+    Values are checked by the settings module, not argparse, so every bad value gets the same error."""
+    from .settings import SETTINGS
+
+    for setting in SETTINGS:
+        if setting.flag is None:
+            continue
+        default = "required" if setting.default == "required" else f"default: {setting.default}"
+        help_text = _plain(f"{setting.meaning} (env {setting.env}; {default})")
+        dest = setting.name
+        if setting.metavar is None:
+            parser.add_argument(setting.flag, dest=dest, action="store_true", default=None, help=help_text)
+        elif setting.repeatable:
+            parser.add_argument(setting.flag, dest=dest, action="append", metavar=setting.metavar, help=help_text)
+        else:
+            parser.add_argument(setting.flag, dest=dest, metavar=setting.metavar, help=help_text)
+
+
+def credentials_from_args(args: argparse.Namespace) -> Credentials:
+    """Credentials from the settings: flags over environment variables, each checked when read."""
+    from . import settings
+    from .credentials import Credentials
+
+    read = settings.read(flags=settings.flags_from(args))
+    read.require()
+    return Credentials(**read.credentials_kwargs())
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -56,8 +89,10 @@ def cmd_token(args: argparse.Namespace) -> int:
     with creds:
         token = creds.get_token()
     if args.format == "env":
-        print(f"SF_ACCESS_TOKEN={token.access_token}")
-        print(f"SF_INSTANCE_URL={token.instance_url}")
+        # Every value quoted for the shell: they come from the token endpoint (instance_url is also
+        # checked against Salesforce's domains when the answer is read).
+        print(f"export SF_ACCESS_TOKEN={shlex.quote(token.access_token)}")
+        print(f"export SF_INSTANCE_URL={shlex.quote(token.instance_url)}")
     else:
         print(json.dumps(token.to_dict(), indent=2))
     return EXIT_OK
@@ -119,13 +154,16 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_cert(args: argparse.Namespace) -> int:
     from .certs import certificate_pem, self_signed_certificate
+    from .keygen import check_certificate_options, check_output_path, write_output_file
     from .keys import open_signer
 
+    check_certificate_options(args.common_name, args.days)
+    if args.out:
+        check_output_path(args.out, force=args.force)  # before the key is fetched or a remote signer asked
     with open_signer(args.key) as signer:
         pem = certificate_pem(self_signed_certificate(signer, common_name=args.common_name, days=args.days))
     if args.out:
-        with open(args.out, "wb") as handle:
-            handle.write(pem)
+        write_output_file(args.out, pem, force=args.force)
         print(f"certificate written to {args.out}: upload it to the Connected App (Use digital signatures)")
     else:
         sys.stdout.write(pem.decode())
@@ -164,49 +202,151 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return code
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sfjwt", description="Salesforce JWT Bearer tokens, keys in a vault.")
-    parser.add_argument("--version", action="version", version=f"sfjwt-vault {__version__}")
-    parser.add_argument("--debug", action="store_true", help="debug logging and tracebacks (never secrets)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
-    token = sub.add_parser("token", help="mint an assertion and print an access token")
-    _add_connection_flags(token)
-    token.add_argument("--format", choices=("json", "env"), default="json")
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="sfjwt",
+        description="Salesforce access tokens through the JWT Bearer flow, with the key in a vault or never "
+        "leaving KMS/Transit.",
+        epilog=_examples(
+            "sfjwt demo                                        # the whole flow offline",
+            "sfjwt keygen --store file:./sf.key --cert-out sf.crt",
+            "sfjwt doctor --cert sf.crt                        # settings from the environment",
+            'eval "$(sfjwt token --format env)"                # export SF_ACCESS_TOKEN, SF_INSTANCE_URL',
+        )
+        + "\n\nexit codes: "
+        + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
+        hint="run `sfjwt --help` for the commands, or `sfjwt demo` to watch the flow offline",
+    )
+    parser.add_argument("--version", action="version", version=f"sfjwt-vault {__version__}")
+    debug_help = "debug logging and tracebacks, never secrets (also accepted after the command)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
+    # --debug after the command too: SUPPRESS keeps a subcommand from resetting one given before it.
+    common = Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def command(name: str, summary: str, *examples: str, hint: str | None = None) -> Parser:
+        # `description` shows in `sfjwt NAME --help`, `help` in the command list of `sfjwt --help`.
+        created: Parser = sub.add_parser(
+            name,
+            help=summary,
+            description=summary + ".",
+            epilog=_examples(*examples) if examples else None,
+            parents=[common],
+            hint=hint or f"see `sfjwt {name} --help`",
+        )
+        return created
+
+    token = command(
+        "token",
+        "Mint an assertion, exchange it and print the access token",
+        "sfjwt token                                  # settings from SF_CONSUMER_KEY, SF_USERNAME, SFJWT_KEY",
+        'eval "$(sfjwt token --format env)"           # export SF_ACCESS_TOKEN and SF_INSTANCE_URL',
+        "sfjwt token --key aws-sm:prod/sf-jwt --token-url https://acme.my.salesforce.com",
+    )
+    _add_setting_flags(token)
+    token.add_argument(
+        "--format",
+        choices=("json", "env"),
+        default="json",
+        help="json: every field of the answer; env: `export` lines, each value shell-quoted, for eval (default: json)",
+    )
     token.set_defaults(func=cmd_token)
 
-    demo = sub.add_parser("demo", help="the whole flow offline: throwaway key, emulator, token, REST call")
+    demo = command("demo", "Run the whole flow offline: throwaway key, local emulator, token, REST call", "sfjwt demo")
     demo.set_defaults(func=cmd_demo)
 
-    plugins = sub.add_parser("plugins", help="installed key backends, their schemes and origins")
-    plugins.add_argument("--format", choices=("text", "json"), default="text")
+    plugins = command(
+        "plugins",
+        "List the installed key backends, their schemes, origins and load status",
+        "sfjwt plugins",
+        "SFJWT_PLUGINS=aws sfjwt plugins --format json",
+    )
+    plugins.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     plugins.set_defaults(func=cmd_plugins)
 
-    cert = sub.add_parser("cert", help="print a self-signed certificate for a key (local, Transit or KMS)")
-    cert.add_argument("--key", required=True, help="key reference")
-    cert.add_argument("--common-name", default="sfjwt-vault", help="certificate subject CN")
-    cert.add_argument("--days", type=int, default=730, help="validity in days")
-    cert.add_argument("--out", help="write the PEM here instead of stdout")
+    cert = command(
+        "cert",
+        "Print a self-signed certificate for a key (file, secret store, KMS or Transit) to upload to the app",
+        "sfjwt cert --key aws-kms:alias/salesforce-jwt --out sf.crt",
+        "sfjwt cert --key vault-transit:transit/salesforce-jwt > sf.crt",
+    )
+    cert.add_argument("--key", required=True, metavar="REF", help="key reference, e.g. file:sf.key (required)")
+    cert.add_argument("--common-name", default="sfjwt-vault", metavar="CN", help="subject CN (default: sfjwt-vault)")
+    cert.add_argument("--days", type=int, default=730, metavar="N", help="validity in days (default: 730)")
+    cert.add_argument(
+        "--out", metavar="FILE", help="write the PEM here (never through a symlink) instead of stdout (default: stdout)"
+    )
+    cert.add_argument("--force", action="store_true", help="replace an existing --out file (default: never)")
     cert.set_defaults(func=cmd_cert)
 
-    keygen = sub.add_parser("keygen", help="new RSA key straight into the key store, certificate for the app")
-    keygen.add_argument("--store", help="key reference to write the private key to (required; file:PATH for local use)")
-    keygen.add_argument("--bits", type=int, default=2048, help="RSA key size: 2048 (default), 3072 or 4096")
-    keygen.add_argument("--common-name", default="sfjwt-vault", help="certificate subject CN")
-    keygen.add_argument("--days", type=int, default=730, help="certificate validity in days")
-    keygen.add_argument("--cert-out", help="write the certificate here instead of stdout")
-    keygen.add_argument("--force", action="store_true", help="replace an existing key (rotation)")
+    keygen = command(
+        "keygen",
+        "Make a new RSA key straight into a key store and print the certificate to upload",
+        "sfjwt keygen --store aws-sm:prod/salesforce-jwt --cert-out salesforce-jwt.crt",
+        "sfjwt keygen --store file:./salesforce-jwt.key > salesforce-jwt.crt",
+        hint="keygen writes the private key only into a store: e.g. --store file:./salesforce-jwt.key, "
+        "--store aws-sm:prod/salesforce-jwt or --store vault:secret/salesforce/jwt",
+    )
+    keygen.add_argument(
+        "--store",
+        required=True,
+        metavar="REF",
+        help="key reference to write the private key to; file:PATH for local use (required: the key is never printed)",
+    )
+    keygen.add_argument(
+        "--bits", type=int, default=2048, metavar="N", help="RSA key size: 2048, 3072 or 4096 (default: 2048)"
+    )
+    keygen.add_argument(
+        "--common-name", default="sfjwt-vault", metavar="CN", help="certificate subject CN (default: sfjwt-vault)"
+    )
+    keygen.add_argument(
+        "--days", type=int, default=730, metavar="N", help="certificate validity in days (default: 730)"
+    )
+    keygen.add_argument(
+        "--cert-out",
+        metavar="FILE",
+        help="write the certificate here (never through a symlink, never the key file) instead of stdout "
+        "(default: stdout, next steps on stderr)",
+    )
+    keygen.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing key (rotation) and an existing --cert-out file (default: never replace)",
+    )
     keygen.set_defaults(func=cmd_keygen)
 
-    doctor = sub.add_parser("doctor", help="check the setup line by line (offline, then one live exchange)")
-    _add_connection_flags(doctor)
-    doctor.add_argument("--cert", help="the certificate uploaded to the app, to compare with the key")
-    doctor.add_argument("--external-client-app", action="store_true", help="the app is an External Client App")
-    doctor.add_argument("--offline", action="store_true", help="skip the clock check and the live exchange")
-    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor = command(
+        "doctor",
+        "Check the setup line by line (offline, then one live exchange) and say what to fix",
+        "sfjwt doctor --cert salesforce-jwt.crt       # settings from the environment, like sfjwt token",
+        "sfjwt doctor --offline                       # no network",
+        "sfjwt doctor --format json | jq '.findings[] | select(.status==\"FAIL\")'",
+    )
+    _add_setting_flags(doctor)
+    doctor.add_argument(
+        "--cert",
+        metavar="FILE",
+        help="the certificate uploaded to the app, compared with the key (default: not compared)",
+    )
+    doctor.add_argument(
+        "--external-client-app", action="store_true", help="the app is an External Client App (default: Connected App)"
+    )
+    doctor.add_argument(
+        "--offline", action="store_true", help="skip the clock check and the live exchange (default: both run)"
+    )
+    doctor.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     doctor.set_defaults(func=cmd_doctor)
 
-    emulator = sub.add_parser("emulator", help="run the Salesforce token-endpoint emulator", add_help=False)
+    emulator = sub.add_parser(
+        "emulator",
+        help="Run a local Salesforce token endpoint to point code at (`sfjwt emulator --help` for its options)",
+        add_help=False,
+    )
     emulator.add_argument("emulator_args", nargs=argparse.REMAINDER)
     emulator.set_defaults(func=cmd_emulator)
     return parser
@@ -215,41 +355,42 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and getattr(args, "func", None) is not cmd_emulator:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "func", None) is cmd_emulator:
         # The emulator has its own options; argparse's REMAINDER drops those that come first.
-        args.emulator_args = [*extra, *args.emulator_args]
+        emulator_args = [*extra, *args.emulator_args]
+        args.debug = args.debug or "--debug" in emulator_args
+        args.emulator_args = [a for a in emulator_args if a != "--debug"]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if not args.debug:
+        parser.error("no command given")
+    debug = bool(getattr(args, "debug", False))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not debug:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         code: int = args.func(args)
         return code
     except SfjwtError as exc:
-        if args.debug:
+        if debug:
             logging.getLogger("sfjwt_vault").exception("failed")
         print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        print(f"hint: {exc.hint or DEBUG_HINT}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
-    except OSError as exc:
-        if args.debug:
-            raise
-        print(f"error: {type(exc).__name__}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`sfjwt token | head -1`): stop quietly, as a SIGPIPE would.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
     except Exception as exc:
-        if args.debug:
+        if debug:
             raise
-        print(f"error: unexpected {type(exc).__name__}; rerun with --debug for the traceback", file=sys.stderr)
-        return 1
+        print(f"error: unexpected {type(exc).__name__} (a bug in sfjwt-vault or a plugin)", file=sys.stderr)
+        print(f"hint: {DEBUG_HINT}, and report it", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

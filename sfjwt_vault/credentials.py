@@ -9,12 +9,11 @@ Salesforce says the session is gone. `Credentials` is an `httpx.Auth`, so a clie
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 import threading
 import time
 import weakref
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import AsyncGenerator, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sfjwt_vault")
 
-_TRUE = {"1", "true", "yes", "on"}
 RATE_LIMIT_COOLDOWN = 300.0
 _NOT_FOR_REST = "not valid for use with the rest api"
 
@@ -89,8 +87,10 @@ class Credentials(httpx.Auth):
 
     `audience` defaults to production (`https://login.salesforce.com`), or to the sandbox audience with
     `sandbox=True`; `token_url` defaults to the audience's host. Set them apart for My Domain token
-    hosts and External Client Apps. `session_lifetime` is how long a token is assumed to live when the
-    token itself does not say (Salesforce sends no expiry); see the README for the default.
+    hosts and External Client Apps. Both must be on Salesforce's domains or loopback unless their host
+    is in `allowed_hosts` (a private endpoint, a TLS-terminating egress proxy, a site on your own
+    domain). `session_lifetime` is how long a token is assumed to live when the token itself does not
+    say (Salesforce sends no expiry); see the README for the default.
     """
 
     def __init__(
@@ -102,6 +102,7 @@ class Credentials(httpx.Auth):
         audience: str | None = None,
         token_url: str | None = None,
         sandbox: bool = False,
+        allowed_hosts: Iterable[str] | str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         verify: bool | str | ssl.SSLContext = True,
         assertion_lifetime: int = DEFAULT_LIFETIME,
@@ -119,9 +120,12 @@ class Credentials(httpx.Auth):
         self.key = KeyRef.parse(key)
         if audience is None:
             audience = endpoints.SANDBOX if sandbox else endpoints.PRODUCTION
-        self.audience = endpoints.normalize_audience(audience)
+        self.allowed_hosts = endpoints.parse_allowed_hosts(allowed_hosts)
+        self.audience = endpoints.normalize_audience(audience, self.allowed_hosts)
         self.token_url = (
-            endpoints.normalize_token_url(token_url) if token_url else endpoints.default_token_url(self.audience)
+            endpoints.normalize_token_url(token_url, self.allowed_hosts)
+            if token_url
+            else endpoints.default_token_url(self.audience, self.allowed_hosts)
         )
         if not 1 <= assertion_lifetime <= 180:
             raise ConfigurationError(
@@ -151,39 +155,13 @@ class Credentials(httpx.Auth):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Credentials:
-        """Read the settings from the environment (the README's configuration table); keyword
-        arguments override them."""
-        env = os.environ if environ is None else environ
-        settings: dict[str, Any] = {
-            "consumer_key": env.get("SF_CONSUMER_KEY", ""),
-            "username": env.get("SF_USERNAME", ""),
-            "key": env.get("SFJWT_KEY", ""),
-            "audience": env.get("SF_AUDIENCE") or None,
-            "token_url": env.get("SF_TOKEN_URL") or None,
-            "sandbox": env.get("SF_SANDBOX", "").strip().lower() in _TRUE,
-            "rotation_fallback": env.get("SFJWT_ROTATION_FALLBACK", "").strip().lower() in _TRUE,
-            "shared_cache": env.get("SFJWT_TOKEN_CACHE") or None,
-        }
-        if env.get("SFJWT_CA_BUNDLE"):
-            settings["verify"] = env["SFJWT_CA_BUNDLE"]
-        for var, name in (("SFJWT_TIMEOUT", "timeout"), ("SFJWT_SESSION_LIFETIME", "session_lifetime")):
-            if env.get(var):
-                try:
-                    settings[name] = float(env[var])
-                except ValueError:
-                    raise ConfigurationError(f"{var} must be a number of seconds") from None
-        settings.update(overrides)
-        missing = [
-            var
-            for var, name in (("SF_CONSUMER_KEY", "consumer_key"), ("SF_USERNAME", "username"), ("SFJWT_KEY", "key"))
-            if not settings.get(name)
-        ]
-        if missing:
-            raise ConfigurationError(
-                f"missing configuration: {', '.join(missing)}",
-                hint="set them in the environment (see the README's configuration table)",
-            )
-        return cls(**settings)
+        """Read the settings from the environment (the README's configuration table, checked by
+        `sfjwt_vault.settings`); keyword arguments override them."""
+        from . import settings  # on use: `import sfjwt_vault` stays free of it
+
+        read = settings.read(environ, values=overrides)
+        read.require()
+        return cls(**read.credentials_kwargs())
 
     @property
     def plugin_host(self) -> PluginHost:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Check(enum.Enum):
@@ -22,7 +22,6 @@ class Check(enum.Enum):
     USER_AUTHORIZED = "5. user allowed to use the app"
     API_PERMISSION = "6. user has API access and the right permissions"
     CLOCK = "clock"
-    NETWORK = "network"
 
 
 class SfjwtError(Exception):
@@ -39,11 +38,28 @@ class SfjwtError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\nhint: {self.hint}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other constructor arguments (SalesforceAuthError's error and description), so
+        # pickle rebuilds from the state rather than by calling the class: errors must cross process
+        # boundaries (multiprocessing, ProcessPoolExecutor) with their hint, check and codes.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(cls: type[SfjwtError], args: tuple[Any, ...], state: dict[str, Any]) -> SfjwtError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigurationError(SfjwtError):
     """A setting is missing or malformed; fixing the configuration fixes it."""
 
     exit_code = 2
+
+
+class UntrustedResponseError(ConfigurationError):
+    """The token endpoint's answer failed a safety check (an instance_url off Salesforce's domains)."""
 
 
 class PluginError(ConfigurationError):
@@ -163,6 +179,23 @@ class SalesforceUnknownError(SalesforceAuthError, TransientError):
     exit_code = 5
 
 
+# Hint pieces used in more than one place (here and in `sfjwt doctor`): each is written once.
+PROPAGATION = "A new or changed app or certificate takes 2 to 10 minutes to be used."
+USERNAME_FIX = (
+    "the username (sub) must match a user exactly, with the sandbox suffix in a sandbox "
+    "(user@acme.com.uat); a login/test host paired with the wrong audience also gives this answer"
+)
+PRE_AUTHORIZE_FIX = (
+    "in the app, Manage > Edit Policies: Permitted Users = 'Admin approved users are pre-authorized'; then "
+    "Manage Profiles / Manage Permission Sets: add the user's profile or a permission set assigned to the user"
+)
+_AUDIENCE_HINT = (
+    "Check 3: the audience (aud) must be https://login.salesforce.com for production and "
+    "https://test.salesforce.com for a sandbox (use --sandbox), or the site URL for Experience "
+    "Cloud. It is a separate setting from the token URL."
+)
+
+
 class _Mapping(NamedTuple):
     cls: type[SalesforceAuthError]
     check: Check | None
@@ -178,16 +211,13 @@ _SALESFORCE_ERRORS: dict[tuple[str, str | None], _Mapping] = {
         Check.CONSUMER_KEY,
         False,
         "Check 1: the consumer key (iss) is not known to this org. Copy it again from the Connected App "
-        "or External Client App; a new or changed app takes 2 to 10 minutes to propagate.",
+        f"or External Client App. {PROPAGATION}",
     ),
     ("invalid_grant", "user hasn't approved this consumer"): _Mapping(
         UserNotApprovedError,
         Check.USERNAME,
         False,
-        "Check 2 and 5: the username (sub) must match a user exactly, with the sandbox suffix in a "
-        "sandbox; the user must be pre-authorized (Permitted Users = 'Admin approved users are "
-        "pre-authorized' and the user's profile or permission set added to the app). A login/test host "
-        "paired with the wrong audience also gives this error.",
+        f"Check 2: {USERNAME_FIX}. Check 5: the user must be pre-authorized: {PRE_AUTHORIZE_FIX}.",
     ),
     ("invalid_app_access", None): _Mapping(
         InvalidAppAccessError,
@@ -207,17 +237,13 @@ _SALESFORCE_ERRORS: dict[tuple[str, str | None], _Mapping] = {
         AudienceInvalidError,
         Check.AUDIENCE,
         False,
-        "Check 3: the audience (aud) must be https://login.salesforce.com for production and "
-        "https://test.salesforce.com for a sandbox (use --sandbox), or the site URL for Experience "
-        "Cloud. It is a separate setting from the token URL.",
+        _AUDIENCE_HINT,
     ),
     ("invalid_grant", "audience validation failed"): _Mapping(
         AudienceInvalidError,
         Check.AUDIENCE,
         False,
-        "Check 3: the audience (aud) must be https://login.salesforce.com for production and "
-        "https://test.salesforce.com for a sandbox (use --sandbox), or the site URL for Experience "
-        "Cloud. It is a separate setting from the token URL.",
+        _AUDIENCE_HINT,
     ),
     ("invalid_grant", "expired authorization code"): _Mapping(
         AssertionExpiredError,
@@ -232,7 +258,7 @@ _SALESFORCE_ERRORS: dict[tuple[str, str | None], _Mapping] = {
         False,
         "Check 4: the signature did not verify. The certificate uploaded to the app must be the one "
         "made from this private key (compare with `sfjwt doctor --cert FILE`), and the consumer key "
-        "must be that app's.",
+        f"must be that app's. {PROPAGATION}",
     ),
     ("invalid_grant", "inactive user"): _Mapping(
         InactiveUserError,

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import httpx
 
+from .endpoints import check_instance_url
 from .errors import ConfigurationError, SfjwtError, TransientError, salesforce_error, scrub
 from .token import AccessToken
 
@@ -62,6 +63,7 @@ def read_token_response(raw: RawResponse) -> AccessToken:
     if status == 200 and data is not None and isinstance(data.get("access_token"), str):
         if not isinstance(data.get("instance_url"), str):
             raise TransientError("the token endpoint's answer has no instance_url")
+        check_instance_url(data["instance_url"])  # before anything uses it: REST calls, shell output
         return AccessToken.from_response(data)
     if data is not None and isinstance(data.get("error"), str):
         error = salesforce_error(data["error"], str(data.get("error_description") or ""), status)

@@ -10,7 +10,9 @@ The parsed key object lives only until the certificate is signed and the PEM ser
 from __future__ import annotations
 
 import os
+import stat
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -26,6 +28,7 @@ from .signer import LocalSigner
 
 ALLOWED_BITS = (2048, 3072, 4096)
 DEFAULT_BITS = 2048
+MAX_DAYS = 36500
 LOCAL_EXAMPLE = "file:./salesforce-jwt.key"
 
 
@@ -48,6 +51,20 @@ def check_bits(bits: int) -> int:
     return bits
 
 
+def check_certificate_options(common_name: str, days: int) -> None:
+    """The certificate's subject and validity, checked before any key is made."""
+    if not 1 <= days <= MAX_DAYS:
+        raise ConfigurationError(
+            f"--days {days}: the certificate validity must be 1 to {MAX_DAYS} days",
+            hint=f"e.g. --days {DEFAULT_DAYS} (the default); Salesforce does not enforce expiry",
+        )
+    if not 1 <= len(common_name) <= 64 or not common_name.isprintable():
+        raise ConfigurationError(
+            "--common-name must be 1 to 64 printable characters (an X.509 subject CN)",
+            hint="e.g. --common-name sfjwt-vault (the default) or the app's name",
+        )
+
+
 def generate_and_store(
     store: str | KeyRef,
     *,
@@ -59,8 +76,7 @@ def generate_and_store(
 ) -> KeygenResult:
     """Generate a key, store it at `store`, return the self-signed certificate for it."""
     check_bits(bits)
-    if days < 1:
-        raise ConfigurationError("--days must be at least 1")
+    check_certificate_options(common_name, days)
     ref = KeyRef.parse(store)
     if "passphrase_env" in ref.options:
         raise ConfigurationError(
@@ -138,14 +154,75 @@ def next_steps(result: KeygenResult, cert_location: str, cert_file: str | None =
     return "\n".join(lines) + "\n"
 
 
-def _same_path(a: str, b: str) -> bool:
-    return os.path.abspath(os.path.expanduser(a)) == os.path.abspath(os.path.expanduser(b))
+def _same_file(a: str, b: str) -> bool:
+    """The same path, the same path once symlinks are resolved, or the same file (a hard link)."""
+    a, b = os.path.abspath(os.path.expanduser(a)), os.path.abspath(os.path.expanduser(b))
+    if a == b or os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
-def write_certificate(path: str, pem: bytes) -> None:
-    """The certificate is public; it is written plainly (0644 under the usual umask)."""
-    with open(path, "wb") as handle:
-        handle.write(pem)
+def check_output_path(path: str, *, force: bool, what: str = "certificate") -> None:
+    """Refuse an output path that is a symlink or not a regular file, and an existing file without
+    --force: before a key is made, so a refusal costs nothing."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigurationError(
+            f"the folder {folder!r} for the {what} does not exist", hint="create it first, or choose another path"
+        )
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigurationError(f"the {what} path {path!r} cannot be checked: {exc.strerror}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise ConfigurationError(
+            f"the {what} path {path!r} is a symbolic link; output files never follow one",
+            hint="remove the link or choose another file name",
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigurationError(f"the {what} path {path!r} exists and is not a regular file")
+    if not force:
+        raise ConfigurationError(
+            f"the {what} file {path!r} already exists; not overwritten",
+            hint="pass --force to replace it, or choose another file name",
+        )
+
+
+def write_output_file(path: str, data: bytes, *, force: bool, what: str = "certificate") -> None:
+    """Write a public file (the certificate is public: 0644 under the usual umask) without following a
+    symlink and without replacing a file unless `force`. A new file is created exclusively; a replaced
+    one goes through a temporary file and `os.replace`, which swaps the directory entry itself."""
+    check_output_path(path, force=force, what=what)
+    extra = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        if not force or not os.path.lexists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | extra, 0o644)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            return
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except FileExistsError:
+        raise ConfigurationError(
+            f"the {what} file {path!r} appeared while writing; not overwritten", hint="pass --force to replace it"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"the {what} could not be written to {path!r}: {exc.strerror}", hint="check the path and its permissions"
+        ) from None
 
 
 def run(
@@ -170,20 +247,22 @@ def run(
             hint=f"e.g. --store aws-sm:prod/salesforce-jwt, --store vault:secret/sf/jwt, or for local use "
             f"--store {LOCAL_EXAMPLE}",
         )
+    check_certificate_options(common_name, days)
     target = KeyRef.parse(store)
-    if cert_out and target.scheme == "file" and _same_path(target.path, cert_out):
-        raise ConfigurationError(
-            "--cert-out names the key file itself",
-            hint="write the certificate to another file, e.g. salesforce-jwt.crt",
-        )
+    if cert_out:
+        if target.scheme == "file" and _same_file(target.path, cert_out):
+            raise ConfigurationError(
+                "--cert-out names the key file itself",
+                hint="write the certificate to another file, e.g. salesforce-jwt.crt",
+            )
+        check_output_path(cert_out, force=force)
     result = generate_and_store(store, bits=bits, common_name=common_name, days=days, overwrite=force, host=host)
     if cert_out:
         try:
-            write_certificate(cert_out, result.certificate_pem)
-        except OSError as exc:
+            write_output_file(cert_out, result.certificate_pem, force=force)
+        except ConfigurationError as exc:
             raise ConfigurationError(
-                f"the key was stored ({result.stored}) but the certificate could not be written to "
-                f"{cert_out!r}: {exc.strerror}",
+                f"the key was stored ({result.stored}) but the certificate was not written: {exc.message}",
                 hint=f"make the certificate again from the stored key: sfjwt cert --key {result.ref} --out FILE",
             ) from None
         path = os.path.abspath(cert_out)

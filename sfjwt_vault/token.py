@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AccessToken:
     """A Salesforce session. There is no expiry in the response: the session lives for the org's
     timeout and slides with use, so `issued_at` (seconds since the epoch) is what we know."""
@@ -63,6 +63,12 @@ class AccessToken:
             "scope": self.scope,
             "issued_at": str(int(self.issued_at * 1000)),
         }
+
+    def __repr__(self) -> str:
+        """The shown fields that have a value: empty ones (`api_instance_url=None`, `scope=''`) are left out."""
+        shown = (f for f in fields(self) if f.repr)
+        parts = (f"{f.name}={getattr(self, f.name)!r}" for f in shown if getattr(self, f.name) not in (None, ""))
+        return f"AccessToken({', '.join(parts)})"
 
     def __str__(self) -> str:
         return repr(self)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -54,8 +57,16 @@ def test_token_env_format_and_flags_override_env(salesforce_app: SalesforceApp) 
     result = sfjwt("token", "--format", "env", "--username", salesforce_app.username, env=env)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("SF_ACCESS_TOKEN=") and len(lines[0]) > len("SF_ACCESS_TOKEN=") + 20
-    assert lines[1] == f"SF_INSTANCE_URL={salesforce_app.emulator.base_url}"
+    token = shlex.split(lines[0].removeprefix("export SF_ACCESS_TOKEN="))[0]
+    assert lines[0].startswith("export SF_ACCESS_TOKEN='") and token.startswith(salesforce_app.emulator.org_id + "!")
+    assert lines[1] == f"export SF_INSTANCE_URL={salesforce_app.emulator.base_url}"
+    shell = subprocess.run(
+        ["bash", "-c", 'eval "$1"; printenv SF_ACCESS_TOKEN SF_INSTANCE_URL', "-", result.stdout],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout.splitlines() == [token, salesforce_app.emulator.base_url]
 
 
 def test_missing_configuration_exits_2() -> None:
@@ -102,9 +113,90 @@ def test_debug_shows_a_traceback_without_secrets(salesforce_app: SalesforceApp, 
 
 
 def test_usage_errors() -> None:
-    assert sfjwt().returncode == 2
+    nothing = sfjwt()
+    assert nothing.returncode == 2
+    assert nothing.stderr.splitlines() == [
+        "error: sfjwt: no command given",
+        "hint: run `sfjwt --help` for the commands, or `sfjwt demo` to watch the flow offline",
+    ]
     bad = sfjwt("token", "--format", "xml")
-    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("error: sfjwt token: argument --format: invalid choice")
+    assert bad.stderr.splitlines()[1] == "hint: see `sfjwt token --help`"
+
+
+def test_version() -> None:
+    from sfjwt_vault import __version__
+
+    result = sfjwt("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"sfjwt-vault {__version__}"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_before_or_after_the_command(tmp_path: Path, where: str) -> None:
+    args = ["token"]
+    args = ["--debug", *args] if where == "before" else [*args, "--debug"]
+    result = sfjwt(
+        *args,
+        env={"SF_CONSUMER_KEY": "3MVG9x", "SF_USERNAME": "u@acme.com", "SFJWT_KEY": "k.pem", "SFJWT_TIMEOUT": "-1"},
+    )
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr and "error: SFJWT_TIMEOUT=-1: the timeout" in result.stderr
+
+
+def test_errors_say_where_debug_goes() -> None:
+    """A hint-less error points at --debug and says both places it may go."""
+    from sfjwt_vault.cli import DEBUG_HINT
+
+    assert "sfjwt --debug token" in DEBUG_HINT and "sfjwt token ... --debug" in DEBUG_HINT
+
+
+def test_help_describes_every_command_and_option() -> None:
+    from sfjwt_vault.cli import build_parser
+    from sfjwt_vault.settings import SETTINGS
+
+    parser = build_parser()
+    top = parser.format_help()
+    assert "examples:" in top and "exit codes:" in top
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    listed = {c.dest: c.help for c in subparsers._choices_actions}
+    assert set(listed) == set(subparsers.choices)
+    for name, sub in subparsers.choices.items():
+        assert listed[name], name  # one line in `sfjwt --help`
+        if name == "emulator":
+            continue  # its own parser (sfjwt_vault.testing) answers `sfjwt emulator --help`
+        assert sub.description and sub.epilog and sub.epilog.startswith("examples:"), name
+        for action in sub._actions:
+            if action.dest in ("help", "debug"):
+                continue
+            assert action.help and ("default:" in action.help or "required" in action.help), (name, action.dest)
+    token_help = subparsers.choices["token"].format_help()
+    for setting in SETTINGS:
+        if setting.flag:
+            assert setting.flag in token_help and setting.env in token_help.replace("\n", " "), setting.env
+    usage = subparsers.choices["keygen"].format_usage()
+    assert " --store REF" in usage and "[--store" not in usage  # shown as required
+
+
+def test_the_readme_exit_code_table_is_the_code() -> None:
+    import inspect
+
+    from sfjwt_vault import cli, errors
+    from sfjwt_vault.doctor.report import EXIT_FAILED
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("| exit code | meaning |", 1)[1].split("\n\n", 1)[0]
+    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", table, re.M)}
+    raised = {c.exit_code for _, c in inspect.getmembers(errors, inspect.isclass) if issubclass(c, errors.SfjwtError)}
+    raised.discard(errors.SfjwtError.exit_code)  # the base class only: every raised error is a subclass
+    constants = {
+        cli.EXIT_OK,
+        cli.EXIT_USAGE,
+        cli.EXIT_INTERNAL,
+        cli.EXIT_INTERRUPTED,
+        cli.EXIT_PIPE_CLOSED,
+        EXIT_FAILED,
+    }
+    assert documented == raised | constants
 
 
 def test_plugins_lists_the_file_backend(capsys: pytest.CaptureFixture[str]) -> None:

@@ -127,9 +127,19 @@ def test_3072_bits(tmp_path: Path, host: PluginHost, capsys: pytest.CaptureFixtu
 
 
 def test_store_is_required_and_no_key_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = keygen(capsys)
-    assert code == 2 and out == ""
-    assert "--store is required" in err and "file:" in err
+    with pytest.raises(SystemExit) as info:
+        keygen(capsys)
+    out, err = capsys.readouterr()
+    assert info.value.code == 2 and out == ""
+    assert "error: sfjwt keygen: the following arguments are required: --store" in err
+    assert "hint: keygen writes the private key only into a store" in err and "file:" in err
+
+
+def test_library_callers_get_the_same_refusal_without_a_store(capsys: pytest.CaptureFixture[str]) -> None:
+    from sfjwt_vault.keygen import run
+
+    with pytest.raises(ConfigurationError, match="--store is required"):
+        run(store=None, bits=2048, common_name="x", days=1, force=False, cert_out=None)
 
 
 def test_passphrase_reference_is_refused(tmp_path: Path, host: PluginHost) -> None:

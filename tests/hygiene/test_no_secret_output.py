@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import shlex
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -450,12 +451,12 @@ def test_cli_token_output_is_the_only_place_the_token_appears(
     monkeypatch.setattr(plugins, "_host", host)
     assert cli.main(["--debug", "token", "--format", "env"]) == 0
     out, err = capsys.readouterr()
-    assert recorded.tokens and f"SF_ACCESS_TOKEN={recorded.tokens[0]}" in out
+    assert recorded.tokens and f"export SF_ACCESS_TOKEN={shlex.quote(recorded.tokens[0])}" in out
     recorded.tokens.clear()  # the token is the command's output; the key and assertion never are
     recorded.check("stdout", out)
     recorded.check("stderr", err)
     assert debug_log.getvalue(), "debug logging was on: the check would be vacuous"
-    recorded.tokens.append(out.split("SF_ACCESS_TOKEN=")[1].split()[0])
+    recorded.tokens.append(shlex.split(out.split("SF_ACCESS_TOKEN=")[1])[0])
     recorded.check("log handler", debug_log.getvalue())
 
 

@@ -18,7 +18,7 @@ from sfjwt_vault import cli
 from sfjwt_vault.doctor.findings import LINES
 from sfjwt_vault.doctor.offline import sandbox_suffix
 from sfjwt_vault.errors import Check
-from sfjwt_vault.plugins import PluginHost, reset_host
+from sfjwt_vault.plugins import reset_host
 from sfjwt_vault.testing import SalesforceEmulator
 from sfjwt_vault.testing.emulator import make_test_keypair
 from sfjwt_vault.testing.pytest_plugin import SalesforceApp
@@ -508,11 +508,6 @@ def test_bad_settings_are_fail_lines_and_block_the_live_exchange(
     assert salesforce_app.emulator.exchange_count == 0
 
 
-@pytest.mark.xfail(
-    not hasattr(PluginHost, "key_problems"),
-    reason="seam: the plugin host's key_problems (the file plugin's permission check) is another helper's work",
-    strict=True,
-)
 def test_a_key_file_others_can_read_is_a_fail(
     salesforce_app: SalesforceApp, capsys: pytest.CaptureFixture[str]
 ) -> None:

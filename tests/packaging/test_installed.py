@@ -13,18 +13,10 @@ from collections.abc import Callable
 
 import pytest
 
-from sfjwt_vault import errors
 from sfjwt_vault.testing import SalesforceEmulator
 from tests.packaging.conftest import Venv
 from tests.vault.conftest import Bao
 
-# The missing-extra error is the plugin host's (another part of this stage): these checks run for real
-# once `errors.MissingExtraError` exists, and fail loudly (strict) if they pass before it does.
-needs_missing_extra_error = pytest.mark.xfail(
-    not hasattr(errors, "MissingExtraError"),
-    reason="the plugin host's typed missing-extra error (MissingExtraError) is not in this tree yet",
-    strict=True,
-)
 APP = {"SF_CONSUMER_KEY": "3MVG9packaging", "SF_USERNAME": "integration@acme.com"}
 
 
@@ -58,7 +50,6 @@ def test_the_demo_runs_without_extras(plain: Venv) -> None:
     assert check.stdout.strip() == "[]"
 
 
-@needs_missing_extra_error
 @pytest.mark.parametrize(
     ("extra", "ref"), [("aws", "aws-sm:prod/sf"), ("aws", "aws-kms:alias/sf"), ("vault", "vault:secret/sf")]
 )
@@ -67,13 +58,11 @@ def test_token_names_the_missing_extra(plain: Venv, extra: str, ref: str) -> Non
     assert_clean_error(result, 2, f"pip install 'sfjwt-vault[{extra}]'")
 
 
-@needs_missing_extra_error
 def test_keygen_names_the_missing_extra(plain: Venv) -> None:
     result = plain.run("keygen", "--store", "aws-sm:prod/salesforce-jwt")
     assert_clean_error(result, 2, "pip install 'sfjwt-vault[aws]'")
 
 
-@needs_missing_extra_error
 def test_doctor_shows_the_missing_extra_as_a_fail_line(plain: Venv) -> None:
     result = plain.run("doctor", "--key", "vault:secret/sf", "--offline", "--format", "json", env=APP)
     assert result.returncode == 1, result.stderr
@@ -81,7 +70,6 @@ def test_doctor_shows_the_missing_extra_as_a_fail_line(plain: Venv) -> None:
     assert key["status"] == "FAIL" and "pip install 'sfjwt-vault[vault]'" in key["fix"]
 
 
-@needs_missing_extra_error
 def test_plugins_says_which_extra_is_needed(plain: Venv) -> None:
     result = plain.run("plugins")
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
@@ -90,7 +78,6 @@ def test_plugins_says_which_extra_is_needed(plain: Venv) -> None:
         assert "[loaded]" not in rows[extra] and f"[{extra}]" in rows[extra] and "extra" in rows[extra]
 
 
-@needs_missing_extra_error
 def test_library_users_get_the_same_typed_error(plain: Venv) -> None:
     code = (
         "from sfjwt_vault import Credentials, PluginError\n"
@@ -145,7 +132,6 @@ def test_vault_extra_against_openbao(installed: Callable[[str], Venv], bao: Bao)
     first_hour(venv, f"vault:secret/sfjwt-packaging/{uuid.uuid4().hex[:8]}", env)
 
 
-@needs_missing_extra_error
 @pytest.mark.parametrize(("extra", "other", "ref"), [("aws", "vault", "vault:secret/sf"), ("vault", "aws", "aws-sm:x")])
 def test_one_extra_names_the_other(installed: Callable[[str], Venv], extra: str, other: str, ref: str) -> None:
     result = installed(extra).run("token", env={**APP, "SFJWT_KEY": ref})

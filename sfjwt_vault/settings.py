@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -154,12 +153,10 @@ def _hosts(text: str, shown: str) -> tuple[str, ...]:
 
 
 def _plugin_names(text: str, shown: str) -> str:
-    """Only the shape: the plugin host reads SFJWT_PLUGINS itself and knows the names."""
-    names = [name.strip() for name in text.split(",")]
-    if not all(re.fullmatch(r"[A-Za-z0-9_.:+-]+", name) for name in names):
-        raise ConfigurationError(
-            f"{shown} is not a comma list of plugin names", hint="e.g. SFJWT_PLUGINS=aws or SFJWT_PLUGINS=file,vault"
-        )
+    """Checked by the plugin host's own parser, so the syntax lives in one place (docs/plugins.md)."""
+    from .plugin_policy import AllowList
+
+    AllowList.parse(text)
     return text.strip()
 
 
@@ -291,7 +288,9 @@ SETTINGS: tuple[Setting, ...] = (
         "plugins",
         "SFJWT_PLUGINS",
         None,
-        "comma list of plugins allowed to load (e.g. `aws` or `file,vault`)",
+        "plugins allowed to load: `file`, `aws`, `vault` for sfjwt-vault's own, `<distribution>:<entry point>` "
+        "for others, `<scheme>=<plugin>` to hand a scheme to one "
+        "([docs/plugins.md](docs/plugins.md#allow-list-and-scheme-ownership))",
         "all installed",
         _plugin_names,
         keyword=False,

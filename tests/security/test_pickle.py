@@ -10,13 +10,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-import sfjwt_vault_aws._errors
+import sfjwt_vault_aws.errors
 import sfjwt_vault_hashicorp.errors
 
 from sfjwt_vault import errors
 from sfjwt_vault.errors import Check, SalesforceAuthError, SfjwtError
 
-MODULES: list[ModuleType] = [errors, sfjwt_vault_aws._errors, sfjwt_vault_hashicorp.errors]
+MODULES: list[ModuleType] = [errors, sfjwt_vault_aws.errors, sfjwt_vault_hashicorp.errors]
 
 
 def error_classes() -> list[type[SfjwtError]]:
@@ -66,7 +66,7 @@ CLASSES = error_classes()
 def test_every_error_class_is_covered() -> None:
     names = {c.__name__ for c in CLASSES}
     assert {"SfjwtError", "SalesforceAuthError", "InvalidAssertionError", "UntrustedResponseError"} <= names
-    assert {"AwsNotFoundError", "AwsThrottledError", "VaultSealed", "VaultPermissionDenied"} <= names
+    assert {"AwsNotFoundError", "AwsThrottledError", "VaultSealedError", "VaultPermissionDeniedError"} <= names
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

@@ -70,13 +70,20 @@ def enforced(moto_url: str) -> Iterator[None]:
 def for_moto(policy: dict[str, Any], resources: Iterable[str]) -> dict[str, Any]:
     """`policy` with every Resource widened to "*", after asserting each names only `resources`."""
     allowed = set(resources)
-    statements = policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]
+    statements = _as_list(policy.get("Statement"))
+    assert statements, f"the policy grants nothing: {policy}"
     widened = []
     for statement in statements:
-        named = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        named = _as_list(statement["Resource"])
         assert set(named) <= allowed, f"statement {statement.get('Sid')!r} names {named}, expected only {allowed}"
         widened.append({**statement, "Resource": "*"})
     return {**policy, "Statement": widened}
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _reset_auth(moto_url: str, initial_no_auth_count: str) -> None:

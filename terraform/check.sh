@@ -72,13 +72,23 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 cp -r terraform "$scratch/"
 rm -rf "$scratch/terraform/tests"
-for dir in modules/aws examples/aws; do
-    (
-        cd "$scratch/terraform/$dir"
-        "$tf" init -backend=false -input=false -plugin-dir="$plugin_dir" >init.log 2>&1 ||
-            { cat init.log >&2 && exit 1; }
-        "$tf" validate -no-color
-    ) || fail "terraform validate of terraform/$dir"
+validate() { # validate <dir>: init from the mirror, then validate (output in <dir>/check.log)
+    cd "$scratch/terraform/$1" &&
+        "$tf" init -backend=false -input=false -no-color -plugin-dir="$plugin_dir" >check.log 2>&1 &&
+        "$tf" validate -no-color >>check.log 2>&1
+}
+dirs=(modules/aws examples/aws)
+pids=()
+for dir in "${dirs[@]}"; do
+    validate "$dir" &
+    pids+=($!)
+done
+for i in "${!dirs[@]}"; do
+    if ! wait "${pids[$i]}"; then
+        cat "$scratch/terraform/${dirs[$i]}/check.log" >&2
+        fail "terraform init + validate of terraform/${dirs[$i]}"
+    fi
+    log "terraform/${dirs[$i]}: $(tail -n 2 "$scratch/terraform/${dirs[$i]}/check.log" | tr -s '\n' ' ')"
 done
 took "terraform init + validate"
 

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from tf_harness import MIN_VERSION, MOTO_KEYS, TERRAFORM_DIR, Terraform, moto_env
+from tf_harness import MIN_VERSION, MOTO_KEYS, TERRAFORM_DIR, TIMINGS, Terraform, moto_env
 
 from tests.servers import start_moto, stop
 
@@ -54,3 +54,14 @@ def terraform(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Terraf
         "CHECKPOINT_DISABLE": "1",
     }
     return Terraform(binary, mirror.stdout.strip(), env)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where the time went: the terraform commands, summed by kind (parallel runs count once)."""
+    totals: dict[str, float] = {}
+    for what, seconds in TIMINGS:
+        totals[what] = totals.get(what, 0.0) + seconds
+    if totals:
+        terminalreporter.write_line(
+            "terraform time: " + ", ".join(f"{what} {seconds:.0f} s" for what, seconds in totals.items())
+        )

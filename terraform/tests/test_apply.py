@@ -10,8 +10,8 @@ documented next steps with the permissions the module grants, enforced by moto's
 moto checks Secrets Manager, KMS and DynamoDB grants against resource "*" only and evaluates no
 condition and no key policy: `tests.moto_iam.for_moto` first asserts that each applied statement names
 only this deployment's resources, then widens it; conditions and key policies are held by
-tests/test_terraform.py. The Lambda runs as an IAM user carrying the role's policies (moto cannot hand
-out the role's own session outside Lambda).
+tests/test_terraform.py. So the Lambda runs as an IAM user carrying the widened copy of the role's
+policies: a session of the role itself would be checked against the role's ARN-scoped originals.
 
 Run by terraform/check.sh (`pytest terraform/tests`), not by the default `pytest`.
 """
@@ -105,15 +105,16 @@ def deployments(
         terraform.run_parallel([(e, ("init", f"-plugin-dir={terraform.plugin_dir}")) for e in examples])
         terraform.run_parallel([(e, ("plan", "-out=tfplan")) for e in examples])
         terraform.run_parallel([(e, ("apply", "tfplan")) for e in examples])
-        for deployment in deployed.values():
-            deployment.outputs = json.loads(terraform.run(deployment.example, "output", "-json").stdout)
+        outputs = terraform.run_parallel([(e, ("output", "-json")) for e in examples])
+        for deployment, output in zip(deployed.values(), outputs, strict=True):
+            deployment.outputs = json.loads(output.stdout)
         yield deployed
     finally:
         # No refresh: everything was just applied, and the refresh would only re-read it.
         terraform.run_parallel([(e, ("destroy", "-auto-approve", "-refresh=false")) for e in examples])
-        for example in examples:
-            left = terraform.run(example, "state", "list", check=False).stdout.split()
-            assert left == [], f"destroy left {left} in {example}"
+        states = terraform.run_parallel([(e, ("state", "list")) for e in examples], check=False)
+        for example, state in zip(examples, states, strict=True):
+            assert state.stdout.split() == [], f"destroy left {state.stdout.split()} in {example}"
 
 
 # --- the permissions under test, as moto-enforced IAM users -------------------------------------------
@@ -180,7 +181,7 @@ def cold_start(variables: dict[str, str], env: dict[str, str], emulator: Salesfo
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=HANDLER_DIR,
-        env={**env, **variables, "SF_TOKEN_URL": emulator.token_url, "PYTHONPATH": str(REPO)},
+        env={**env, **variables, "SF_TOKEN_URL": emulator.token_url},
         capture_output=True,
         text=True,
         timeout=120,
@@ -208,10 +209,10 @@ def test_documented_next_steps_with_the_granted_permissions(
     resources = applied_resources(moto_url, deployment)
     ops = operator(moto_url, deployment, set(resources.values()))
     role = lambda_role(moto_url, deployment, set(resources.values()))
-    lambda_client = aws_client("lambda", moto_url)
-    variables = lambda_client.get_function_configuration(FunctionName=deployment.output("function_name"))[
-        "Environment"
-    ]["Variables"]
+    function = aws_client("lambda", moto_url).get_function_configuration(
+        FunctionName=deployment.output("function_name")
+    )
+    variables = function["Environment"]["Variables"]
     assert deployment.output("sfjwt_key").startswith("aws-kms:" if mode == "kms" else "aws-sm:")
     assert (deployment.output("token_cache") != "local") == (mode == "shared-cache")
 

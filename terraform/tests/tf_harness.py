@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ TERRAFORM_DIR = Path(__file__).resolve().parents[1]
 REPO = TERRAFORM_DIR.parent
 MIN_VERSION = (1, 5)
 REGION = "eu-west-1"
+# (what ran, seconds): printed at the end of the run (conftest), for the CI log.
+TIMINGS: list[tuple[str, float]] = []
 MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}  # moto's unchecked key
 
 
@@ -54,6 +57,7 @@ class Terraform:
         self, jobs: Sequence[tuple[Path, Sequence[str]]], *, check: bool = True
     ) -> list[subprocess.CompletedProcess[str]]:
         """Run one terraform command per working directory at once (they mostly wait on the provider)."""
+        began = time.monotonic()
         started = [
             (
                 cwd,
@@ -73,6 +77,7 @@ class Terraform:
         for _cwd, _args, process in started:
             out, err = process.communicate(timeout=600)
             results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+        TIMINGS.append((f"terraform {jobs[0][1][0]} x{len(jobs)}", time.monotonic() - began))
         failed = [(cwd, args, r) for (cwd, args, _), r in zip(started, results, strict=True) if r.returncode]
         if check and failed:
             pytest.fail(

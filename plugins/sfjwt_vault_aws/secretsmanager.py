@@ -224,7 +224,14 @@ def _version_hint(sref: SecretRef) -> str:
 
 
 def store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str:
-    """Write `pem` as a new AWSCURRENT version, creating the secret if it does not exist."""
+    """Write `pem` as the new AWSCURRENT version of the secret; a secret that does not exist is created.
+
+    The calls, in order: DescribeSecret; then PutSecretValue on an existing secret (one with no version
+    yet, as Terraform creates it, exists too) or CreateSecret for a new name (never for an ARN, which
+    can only name an existing secret). GetSecretValue only when a `#field` is written, without
+    overwrite, into a secret that has a current value: to refuse dropping its other fields. So an
+    operator allowed DescribeSecret and PutSecretValue (terraform/modules/aws) stores without reading.
+    """
     sref = parse_secret_ref(ref)
     if sref.version_id or (sref.version_stage and sref.version_stage != CURRENT):
         raise ConfigurationError(
@@ -234,32 +241,65 @@ def store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str:
         )
     region = resolve_region(sref.region, ref)
     client = get_client(SERVICE, region, _install_capture)
-    exists = _current_fields(client, sref, region)
-    if sref.field and exists and not overwrite:
-        others = [name for name in exists[1] if name != sref.field]
-        if others:
-            raise KeyBackendError(
-                f"the secret {sref.secret_id!r} holds other fields ({', '.join(repr(n) for n in others)}); "
-                "a new version with only the key would drop them",
-                hint="use a secret of its own for the key, or pass --overwrite to replace the whole value",
-            )
+    described = _describe(client, sref, region)
+    if described is None:
+        return _create_secret(client, sref, region, pem)
+    has_current = any(CURRENT in stages for stages in (described.get("VersionIdsToStages") or {}).values())
+    if sref.field and has_current and not overwrite:
+        _refuse_to_drop_fields(client, sref, region)
     # The str cannot be wiped; the dict is cleared as soon as the call returns so we hold no reference.
-    params = {"SecretId" if exists else "Name": sref.secret_id, "SecretString": _secret_string(pem, sref.field)}
+    params = {"SecretId": sref.secret_id, "SecretString": _secret_string(pem, sref.field)}
     try:
-        if exists:
-            operation = Operation(str(ref), "secretsmanager:PutSecretValue", sref.secret_id, region)
-            result = call(operation, lambda: client.put_secret_value(**params))
-            return (
-                f"new version {result.get('VersionId')} of {result.get('Name') or sref.secret_id}, staged "
-                f"{CURRENT}; previous version staged {PREVIOUS}"
-            )
-        params["Description"] = "Salesforce JWT Bearer private key (sfjwt-vault)"
-        operation = Operation(str(ref), "secretsmanager:CreateSecret", sref.secret_id, region)
-        result = call(operation, lambda: client.create_secret(**params))
-        name = result.get("ARN") or sref.secret_id
-        return f"created secret {name}, version {result.get('VersionId')} staged {CURRENT}"
+        operation = Operation(str(ref), "secretsmanager:PutSecretValue", sref.secret_id, region)
+        result = call(operation, lambda: client.put_secret_value(**params))
     finally:
         params.clear()
+    name = result.get("Name") or sref.secret_id
+    if not has_current:
+        return f"first version {result.get('VersionId')} of {name}, staged {CURRENT}"
+    return f"new version {result.get('VersionId')} of {name}, staged {CURRENT}; previous version staged {PREVIOUS}"
+
+
+def _describe(client: Any, sref: SecretRef, region: str) -> dict[str, Any] | None:
+    """The secret's metadata (no value), or None if there is no such secret."""
+    operation = Operation(str(sref.ref), "secretsmanager:DescribeSecret", sref.secret_id, region)
+    try:
+        result: dict[str, Any] = call(operation, lambda: client.describe_secret(SecretId=sref.secret_id))
+    except AwsNotFoundError:
+        return None
+    return result
+
+
+def _create_secret(client: Any, sref: SecretRef, region: str, pem: SecretBuffer) -> str:
+    if sref.secret_id.startswith("arn:"):
+        raise AwsNotFoundError(
+            f"the secret {sref.secret_id!r} does not exist in {region}, and an ARN cannot name a new secret",
+            hint="check the ARN (account, region, the random suffix), or store to a name (aws-sm:NAME) to create "
+            "a new secret there",
+        )
+    params = {
+        "Name": sref.secret_id,
+        "SecretString": _secret_string(pem, sref.field),
+        "Description": "Salesforce JWT Bearer private key (sfjwt-vault)",
+    }
+    try:
+        operation = Operation(str(sref.ref), "secretsmanager:CreateSecret", sref.secret_id, region)
+        result = call(operation, lambda: client.create_secret(**params))
+    finally:
+        params.clear()
+    return f"created secret {result.get('ARN') or sref.secret_id}, version {result.get('VersionId')} staged {CURRENT}"
+
+
+def _refuse_to_drop_fields(client: Any, sref: SecretRef, region: str) -> None:
+    """A new version holds only the key: refuse if the current JSON value has other fields."""
+    exists = _current_fields(client, sref, region)
+    others = [name for name in exists[1] if name != sref.field] if exists else []
+    if others:
+        raise KeyBackendError(
+            f"the secret {sref.secret_id!r} holds other fields ({', '.join(repr(n) for n in others)}); "
+            "a new version with only the key would drop them",
+            hint="use a secret of its own for the key, or pass --overwrite to replace the whole value",
+        )
 
 
 def _current_fields(client: Any, sref: SecretRef, region: str) -> tuple[bool, list[str]] | None:

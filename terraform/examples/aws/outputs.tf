@@ -3,9 +3,9 @@ output "sfjwt_key" {
   value       = module.sfjwt.sfjwt_key
 }
 
-output "keygen_command" {
-  description = "Command an operator runs once to create the key and store it (Secrets Manager mode)."
-  value       = module.sfjwt.secret_arn == null ? null : "sfjwt keygen --store aws-sm:${module.sfjwt.secret_arn}"
+output "operator_command" {
+  description = "What an operator runs once after apply: `sfjwt keygen --store aws-sm:...` (Secrets Manager mode) or `sfjwt cert --key aws-kms:...` (KMS mode); then upload the certificate to the connected app."
+  value       = module.sfjwt.operator_command
 }
 
 output "function_name" {
@@ -21,4 +21,9 @@ output "lambda_role_arn" {
 output "operator_policy_json" {
   description = "Policy to attach to the operators."
   value       = module.sfjwt.operator_policy_json
+}
+
+output "token_cache" {
+  description = "SFJWT_TOKEN_CACHE of the Lambda (`local` unless enable_shared_cache)."
+  value       = module.sfjwt.token_cache
 }

@@ -17,15 +17,14 @@ variable "enable_kms_signing" {
 }
 
 variable "operator_arns" {
-  description = "IAM principals that run `sfjwt keygen --store aws-sm:...`."
+  description = "IAM roles or users that run `sfjwt keygen --store aws-sm:...` (or `sfjwt cert --key aws-kms:...`)."
   type        = list(string)
   default     = []
 }
 
 variable "lambda_package_file" {
-  description = "Pre-built Lambda zip with sfjwt-vault bundled (null = zip examples/lambda and rely on lambda_layers)."
+  description = "Pre-built Lambda zip: examples/lambda/handler.py plus sfjwt-vault[aws] and its dependencies (or only the handler, with those in lambda_layers)."
   type        = string
-  default     = null
 }
 
 variable "lambda_layers" {
@@ -52,6 +51,18 @@ variable "sf_audience" {
 
 variable "enable_shared_cache" {
   description = "Share one Salesforce session across all instances through the module's token cache (SFJWT_TOKEN_CACHE)."
+  type        = bool
+  default     = false
+}
+
+variable "token_cache_deletion_protection" {
+  description = "Deletion protection of the token cache table (set false before destroying)."
+  type        = bool
+  default     = true
+}
+
+variable "rotation_fallback" {
+  description = "SFJWT_ROTATION_FALLBACK=1 on the Lambda (retry once with AWSPREVIOUS during a key rotation)."
   type        = bool
   default     = false
 }

@@ -30,4 +30,5 @@ module "sfjwt" {
   jwt_oidc_discovery_url = var.jwt_oidc_discovery_url
   jwt_bound_audiences    = var.jwt_bound_audiences
   jwt_bound_subject      = var.jwt_bound_subject
+  jwt_bound_claims       = var.jwt_bound_claims
 }

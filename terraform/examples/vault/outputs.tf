@@ -3,9 +3,14 @@ output "sfjwt_key" {
   value       = module.sfjwt.sfjwt_key
 }
 
-output "keygen_command" {
-  description = "Command an operator runs once to create the key and store it in KV."
-  value       = "sfjwt keygen --store vault:${var.kv_mount}/${var.kv_secret_path}"
+output "operator_command" {
+  description = "What an operator runs once: `sfjwt keygen --store vault:...` (KV) or `sfjwt cert --key vault-transit:...` (Transit); then upload the certificate to the connected app."
+  value       = module.sfjwt.operator_command
+}
+
+output "kv_write_policy_name" {
+  description = "Policy to give the operators who run `sfjwt keygen --store vault:...`."
+  value       = module.sfjwt.kv_write_policy_name
 }
 
 output "policies" {

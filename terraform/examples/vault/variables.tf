@@ -47,9 +47,15 @@ variable "jwt_bound_audiences" {
 }
 
 variable "jwt_bound_subject" {
-  description = "Accepted JWT subject."
+  description = "Exact JWT subject to accept (this or jwt_bound_claims is required with enable_jwt)."
   type        = string
   default     = null
+}
+
+variable "jwt_bound_claims" {
+  description = "Claims the JWT must carry, e.g. { repository = \"acme/payments\" } (this or jwt_bound_subject is required with enable_jwt)."
+  type        = map(string)
+  default     = {}
 }
 
 variable "enable_shared_cache" {

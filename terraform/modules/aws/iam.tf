@@ -38,9 +38,9 @@ resource "aws_iam_role_policy" "logs" {
   policy = data.aws_iam_policy_document.logs.json
 }
 
-# aws-sm backend: GetSecretValue on exactly one secret (current version, or the
-# previous one for the rotation retry), and kms:Decrypt on its key only when
-# Secrets Manager makes the call.
+# aws-sm backend: GetSecretValue on exactly one secret (the current version, or
+# the previous one for the rotation fallback; the plugin always names the
+# stage), and kms:Decrypt on its key only when Secrets Manager makes the call.
 data "aws_iam_policy_document" "read_secret" {
   count = local.use_secret ? 1 : 0
 
@@ -50,8 +50,9 @@ data "aws_iam_policy_document" "read_secret" {
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [aws_secretsmanager_secret.this[0].arn]
 
+    # VersionStage is single-valued: StringEquals, not ForAnyValue.
     condition {
-      test     = "ForAnyValue:StringEquals"
+      test     = "StringEquals"
       variable = "secretsmanager:VersionStage"
       values   = ["AWSCURRENT", "AWSPREVIOUS"]
     }
@@ -61,12 +62,18 @@ data "aws_iam_policy_document" "read_secret" {
     sid       = "DecryptViaSecretsManager"
     effect    = "Allow"
     actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.secret[0].arn]
+    resources = [module.secret_key[0].arn]
 
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
       values   = [local.secrets_manager_service]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:SecretARN"
+      values   = [aws_secretsmanager_secret.this[0].arn]
     }
   }
 }
@@ -79,7 +86,8 @@ resource "aws_iam_role_policy" "read_secret" {
   policy = data.aws_iam_policy_document.read_secret[0].json
 }
 
-# aws-kms backend: Sign (RS256) and GetPublicKey on the one signing key.
+# aws-kms backend: Sign (RS256 only) and GetPublicKey on the one signing key.
+# Operators get the same document (for `sfjwt cert --key aws-kms:...`).
 data "aws_iam_policy_document" "sign" {
   count = var.enable_kms_signing ? 1 : 0
 
@@ -87,12 +95,12 @@ data "aws_iam_policy_document" "sign" {
     sid       = "SignRS256"
     effect    = "Allow"
     actions   = ["kms:Sign"]
-    resources = [aws_kms_key.signing[0].arn]
+    resources = [module.signing_key[0].arn]
 
     condition {
       test     = "StringEquals"
       variable = "kms:SigningAlgorithm"
-      values   = ["RSASSA_PKCS1_V1_5_SHA_256"]
+      values   = [local.signing_algorithm]
     }
   }
 
@@ -100,7 +108,7 @@ data "aws_iam_policy_document" "sign" {
     sid       = "GetPublicKey"
     effect    = "Allow"
     actions   = ["kms:GetPublicKey"]
-    resources = [aws_kms_key.signing[0].arn]
+    resources = [module.signing_key[0].arn]
   }
 }
 
@@ -112,10 +120,17 @@ resource "aws_iam_role_policy" "sign" {
   policy = data.aws_iam_policy_document.sign[0].json
 }
 
-# Operator permissions for `sfjwt keygen --store aws-sm:...` (or reading the
-# public key in KMS mode). NOT attached to anything here: attach the
-# `operator_policy_json` output to the operators' role or group.
+# Operator permissions: exactly the calls of the documented next step after
+# apply. Secrets Manager mode, `sfjwt keygen --store aws-sm:<secret arn>`:
+# DescribeSecret, then PutSecretValue (Secrets Manager encrypts the new
+# version with the secret's key on the operator's behalf). No GetSecretValue:
+# operators write the key but never read it. KMS mode, `sfjwt cert --key
+# aws-kms:<key arn>`: the `sign` document above. NOT attached to anything
+# here: attach the `operator_policy_json` output to the operators' role or
+# group.
 data "aws_iam_policy_document" "operator" {
+  source_policy_documents = var.enable_kms_signing ? [data.aws_iam_policy_document.sign[0].json] : []
+
   dynamic "statement" {
     for_each = local.use_secret ? [1] : []
 
@@ -134,24 +149,19 @@ data "aws_iam_policy_document" "operator" {
       sid       = "EncryptViaSecretsManager"
       effect    = "Allow"
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [aws_kms_key.secret[0].arn]
+      resources = [module.secret_key[0].arn]
 
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
         values   = [local.secrets_manager_service]
       }
-    }
-  }
 
-  dynamic "statement" {
-    for_each = var.enable_kms_signing ? [1] : []
-
-    content {
-      sid       = "ReadSigningPublicKey"
-      effect    = "Allow"
-      actions   = ["kms:DescribeKey", "kms:GetPublicKey"]
-      resources = [aws_kms_key.signing[0].arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:SecretARN"
+        values   = [aws_secretsmanager_secret.this[0].arn]
+      }
     }
   }
 }

@@ -1,30 +1,5 @@
-# KMS key for the log group (CloudWatch Logs may only use it for this group).
-resource "aws_kms_key" "logs" {
-  description             = "${var.name}: encrypts the Lambda log group ${local.log_group_name}"
-  key_usage               = "ENCRYPT_DECRYPT"
-  enable_key_rotation     = true
-  deletion_window_in_days = var.kms_deletion_window_in_days
-  tags                    = var.tags
-}
-
-resource "aws_kms_alias" "logs" {
-  name          = "alias/${var.name}-logs"
-  target_key_id = aws_kms_key.logs.key_id
-}
-
-data "aws_iam_policy_document" "logs_key_policy" {
-  statement {
-    sid       = "KeyAdministration"
-    effect    = "Allow"
-    actions   = local.key_admin_actions
-    resources = [aws_kms_key.logs.arn]
-
-    principals {
-      type        = "AWS"
-      identifiers = local.key_admin_arns
-    }
-  }
-
+# The log group's key: only CloudWatch Logs may use it, and only for this group.
+data "aws_iam_policy_document" "logs_key_usage" {
   statement {
     sid    = "CloudWatchLogsForThisLogGroup"
     effect = "Allow"
@@ -37,7 +12,7 @@ data "aws_iam_policy_document" "logs_key_policy" {
       "kms:ReEncryptFrom",
       "kms:ReEncryptTo",
     ]
-    resources = [aws_kms_key.logs.arn]
+    resources = [module.logs_key.arn]
 
     principals {
       type        = "Service"
@@ -52,29 +27,26 @@ data "aws_iam_policy_document" "logs_key_policy" {
   }
 }
 
-resource "aws_kms_key_policy" "logs" {
-  key_id = aws_kms_key.logs.id
-  policy = data.aws_iam_policy_document.logs_key_policy.json
+module "logs_key" {
+  source = "./modules/kms-key"
+
+  alias                   = "${var.name}-logs"
+  description             = "${var.name}: encrypts the Lambda log group ${local.log_group_name}"
+  deletion_window_in_days = var.kms_deletion_window_in_days
+  admin_arns              = local.key_admin_arns
+  usage_policy_json       = data.aws_iam_policy_document.logs_key_usage.json
+  tags                    = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_338:Retention is the log_retention_in_days variable (default 30 days as the issue asks); the function logs no secrets and compliance retention is the deployer's choice.
   name              = local.log_group_name
   retention_in_days = var.log_retention_in_days
-  kms_key_id        = aws_kms_key.logs.arn
+  kms_key_id        = module.logs_key.arn
   tags              = var.tags
 
   # The key policy must allow CloudWatch Logs before the key is associated.
-  depends_on = [aws_kms_key_policy.logs]
-}
-
-data "archive_file" "package" {
-  count = var.lambda_package_file == null ? 1 : 0
-
-  type        = "zip"
-  source_dir  = coalesce(var.lambda_source_dir, "${path.module}/../../../examples/lambda")
-  output_path = "${path.module}/.build/${local.function_name}.zip"
-  excludes    = ["__pycache__", ".pytest_cache"]
+  depends_on = [module.logs_key]
 }
 
 resource "aws_lambda_function" "this" {
@@ -88,8 +60,8 @@ resource "aws_lambda_function" "this" {
   role                           = aws_iam_role.lambda.arn
   handler                        = var.lambda_handler
   runtime                        = var.lambda_runtime
-  filename                       = var.lambda_package_file == null ? data.archive_file.package[0].output_path : var.lambda_package_file
-  source_code_hash               = var.lambda_package_file == null ? data.archive_file.package[0].output_base64sha256 : filebase64sha256(var.lambda_package_file)
+  filename                       = var.lambda_package_file
+  source_code_hash               = filebase64sha256(var.lambda_package_file)
   layers                         = var.lambda_layers
   timeout                        = var.lambda_timeout
   memory_size                    = var.lambda_memory_size
@@ -97,13 +69,14 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = {
-      SF_CONSUMER_KEY   = var.sf_consumer_key
-      SF_USERNAME       = var.sf_username
-      SF_AUDIENCE       = var.sf_audience
-      SF_TOKEN_URL      = local.token_url
-      SFJWT_KEY         = local.sfjwt_key
-      SFJWT_PLUGINS     = "aws"
-      SFJWT_TOKEN_CACHE = local.token_cache
+      SF_CONSUMER_KEY         = var.sf_consumer_key
+      SF_USERNAME             = var.sf_username
+      SF_AUDIENCE             = var.sf_audience
+      SF_TOKEN_URL            = local.token_url
+      SFJWT_KEY               = local.sfjwt_key
+      SFJWT_PLUGINS           = "aws"
+      SFJWT_TOKEN_CACHE       = local.token_cache
+      SFJWT_ROTATION_FALLBACK = var.rotation_fallback ? "1" : "0"
     }
   }
 

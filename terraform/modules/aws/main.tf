@@ -5,7 +5,8 @@ data "aws_region" "current" {}
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.name
+  # `id` is the region name in provider 5 and 6 (`name` is deprecated in 6).
+  region = data.aws_region.current.id
 
   # Secrets Manager mode (default) vs keyless KMS signing mode: exactly one is built.
   use_secret = !var.enable_kms_signing
@@ -17,42 +18,19 @@ locals {
   token_url      = coalesce(var.sf_token_url, "${trimsuffix(var.sf_audience, "/")}/services/oauth2/token")
 
   secrets_manager_service = "secretsmanager.${local.region}.amazonaws.com"
-  dynamodb_service        = "dynamodb.${local.region}.amazonaws.com"
+
+  # The one signing algorithm the aws-kms plugin uses (RS256).
+  signing_algorithm = "RSASSA_PKCS1_V1_5_SHA_256"
 
   # The shared token cache (enable_shared_cache): the plugin's encryption
   # context key, and the reference the Lambda gets as SFJWT_TOKEN_CACHE.
   cache_context_key = "sfjwt:cache"
-  token_cache       = var.enable_shared_cache ? "dynamodb:${aws_dynamodb_table.token_cache[0].name}?kms_key=${aws_kms_key.cache_token[0].arn}&region=${local.region}" : "local"
+  token_cache       = var.enable_shared_cache ? "dynamodb:${aws_dynamodb_table.token_cache[0].name}?kms_key=${module.cache_key[0].arn}&region=${local.region}" : "local"
 
   # Who administers the keys. Default: the account root, which delegates to IAM
   # policies of this account (the documented KMS default, minus key usage).
   key_admin_arns = length(var.key_admin_arns) > 0 ? var.key_admin_arns : ["arn:${local.partition}:iam::${local.account_id}:root"]
 
-  # Administration only: no Encrypt/Decrypt/Sign, no wildcard. Administrators
-  # cannot read the secret nor sign with the key.
-  key_admin_actions = [
-    "kms:CancelKeyDeletion",
-    "kms:CreateAlias",
-    "kms:DeleteAlias",
-    "kms:DescribeKey",
-    "kms:DisableKey",
-    "kms:DisableKeyRotation",
-    "kms:EnableKey",
-    "kms:EnableKeyRotation",
-    "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus",
-    "kms:ListGrants",
-    "kms:ListKeyPolicies",
-    "kms:ListResourceTags",
-    "kms:PutKeyPolicy",
-    "kms:RevokeGrant",
-    "kms:ScheduleKeyDeletion",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:UpdateAlias",
-    "kms:UpdateKeyDescription",
-  ]
-
   # The value the plugins read: aws-sm:<secret arn> or aws-kms:<key arn>.
-  sfjwt_key = local.use_secret ? "aws-sm:${aws_secretsmanager_secret.this[0].arn}" : "aws-kms:${aws_kms_key.signing[0].arn}"
+  sfjwt_key = local.use_secret ? "aws-sm:${aws_secretsmanager_secret.this[0].arn}" : "aws-kms:${module.signing_key[0].arn}"
 }

@@ -15,12 +15,12 @@ output "secret_name" {
 
 output "secret_kms_key_arn" {
   description = "ARN of the customer managed KMS key encrypting the secret; null in KMS signing mode."
-  value       = local.use_secret ? aws_kms_key.secret[0].arn : null
+  value       = local.use_secret ? module.secret_key[0].arn : null
 }
 
 output "signing_key_arn" {
   description = "ARN of the asymmetric KMS signing key; null unless enable_kms_signing."
-  value       = var.enable_kms_signing ? aws_kms_key.signing[0].arn : null
+  value       = var.enable_kms_signing ? module.signing_key[0].arn : null
 }
 
 output "lambda_role_arn" {
@@ -50,11 +50,11 @@ output "log_group_name" {
 
 output "logs_kms_key_arn" {
   description = "ARN of the KMS key encrypting the log group."
-  value       = aws_kms_key.logs.arn
+  value       = module.logs_key.arn
 }
 
 output "operator_policy_json" {
-  description = "IAM policy JSON for the operators who run `sfjwt keygen --store aws-sm:...` (PutSecretValue/DescribeSecret on the one secret, GenerateDataKey/Decrypt via Secrets Manager) or read the KMS public key. Not attached by the module."
+  description = "IAM policy JSON for the operators: `sfjwt keygen --store aws-sm:<secret arn>` (DescribeSecret/PutSecretValue on the one secret, GenerateDataKey/Decrypt through Secrets Manager; no GetSecretValue) or, in KMS mode, `sfjwt cert --key aws-kms:<key arn>` (Sign with RS256, GetPublicKey). Not attached by the module."
   value       = data.aws_iam_policy_document.operator.json
 }
 
@@ -70,5 +70,10 @@ output "token_cache_table_arn" {
 
 output "token_cache_kms_key_arn" {
   description = "ARN of the KMS key that encrypts cached tokens (context key sfjwt:cache); null unless enable_shared_cache."
-  value       = var.enable_shared_cache ? aws_kms_key.cache_token[0].arn : null
+  value       = var.enable_shared_cache ? module.cache_key[0].arn : null
+}
+
+output "operator_command" {
+  description = "What an operator runs once after apply: `sfjwt keygen --store aws-sm:<secret arn>` (stores a new key, prints its certificate) or, in KMS mode, `sfjwt cert --key aws-kms:<key arn>` (prints the certificate of the KMS key). Upload the certificate to the connected app."
+  value       = local.use_secret ? "sfjwt keygen --store ${local.sfjwt_key} --cert-out salesforce-jwt.crt" : "sfjwt cert --key ${local.sfjwt_key} --out salesforce-jwt.crt"
 }

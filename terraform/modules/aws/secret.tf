@@ -1,42 +1,17 @@
-# Customer managed key that encrypts the Secrets Manager secret. Usable only
-# through Secrets Manager and only for this secret.
-resource "aws_kms_key" "secret" {
+# Secrets Manager mode (default): an EMPTY secret, encrypted with its own
+# customer managed key that may be used only through Secrets Manager and only
+# for this secret.
+
+# Who may use the secret's key, and how (the administration statement comes
+# from the kms-key module).
+data "aws_iam_policy_document" "secret_key_usage" {
   count = local.use_secret ? 1 : 0
-
-  description             = "${var.name}: encrypts the Salesforce JWT private key secret"
-  key_usage               = "ENCRYPT_DECRYPT"
-  enable_key_rotation     = true
-  deletion_window_in_days = var.kms_deletion_window_in_days
-  tags                    = var.tags
-}
-
-resource "aws_kms_alias" "secret" {
-  count = local.use_secret ? 1 : 0
-
-  name          = "alias/${var.name}-secret"
-  target_key_id = aws_kms_key.secret[0].key_id
-}
-
-data "aws_iam_policy_document" "secret_key_policy" {
-  count = local.use_secret ? 1 : 0
-
-  statement {
-    sid       = "KeyAdministration"
-    effect    = "Allow"
-    actions   = local.key_admin_actions
-    resources = [aws_kms_key.secret[0].arn]
-
-    principals {
-      type        = "AWS"
-      identifiers = local.key_admin_arns
-    }
-  }
 
   statement {
     sid       = "LambdaDecryptViaSecretsManager"
     effect    = "Allow"
     actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.secret[0].arn]
+    resources = [module.secret_key[0].arn]
 
     principals {
       type        = "AWS"
@@ -63,7 +38,7 @@ data "aws_iam_policy_document" "secret_key_policy" {
       sid       = "OperatorsStoreKeyViaSecretsManager"
       effect    = "Allow"
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [aws_kms_key.secret[0].arn]
+      resources = [module.secret_key[0].arn]
 
       principals {
         type        = "AWS"
@@ -85,11 +60,16 @@ data "aws_iam_policy_document" "secret_key_policy" {
   }
 }
 
-resource "aws_kms_key_policy" "secret" {
-  count = local.use_secret ? 1 : 0
+module "secret_key" {
+  source = "./modules/kms-key"
+  count  = local.use_secret ? 1 : 0
 
-  key_id = aws_kms_key.secret[0].id
-  policy = data.aws_iam_policy_document.secret_key_policy[0].json
+  alias                   = "${var.name}-secret"
+  description             = "${var.name}: encrypts the Salesforce JWT private key secret"
+  deletion_window_in_days = var.kms_deletion_window_in_days
+  admin_arns              = local.key_admin_arns
+  usage_policy_json       = data.aws_iam_policy_document.secret_key_usage[0].json
+  tags                    = var.tags
 }
 
 # The secret is created EMPTY on purpose: there is no
@@ -101,7 +81,7 @@ resource "aws_secretsmanager_secret" "this" {
 
   name                    = local.secret_name
   description             = "${var.name}: PEM private key for the Salesforce OAuth 2.0 JWT bearer flow (written by sfjwt keygen)"
-  kms_key_id              = aws_kms_key.secret[0].arn
+  kms_key_id              = module.secret_key[0].arn
   recovery_window_in_days = var.secret_recovery_window_in_days
   tags                    = var.tags
 }

@@ -2,51 +2,21 @@
 # share one Salesforce session through a DynamoDB table instead of each cold
 # instance logging in (SFJWT_TOKEN_CACHE=dynamodb:<table>?kms_key=<key arn>).
 #
-# Two customer managed keys, each with one job:
-# - cache_token: the plugin encrypts the access token with it (kms:Encrypt /
-#   kms:Decrypt) before the token reaches DynamoDB, always with the
-#   encryption context {"sfjwt:cache": <hash of the cache key>}. The role may
-#   use it only with that context key.
-# - cache_table: DynamoDB encrypts the table at rest (SSE) with it; the role
-#   may use it only through DynamoDB (kms:ViaService).
+# The access token is encrypted by the plugin, before it reaches DynamoDB,
+# with the customer managed key `cache_key`, always with the encryption
+# context {"sfjwt:cache": <hash of the cache key>}; the role may use that key
+# only with that context key. The table itself is encrypted at rest with the
+# AWS managed key for DynamoDB (see README: "Why the table has no customer
+# managed key").
 
-resource "aws_kms_key" "cache_token" {
+data "aws_iam_policy_document" "cache_key_usage" {
   count = var.enable_shared_cache ? 1 : 0
-
-  description             = "${var.name}: encrypts cached Salesforce access tokens (context sfjwt:cache)"
-  key_usage               = "ENCRYPT_DECRYPT"
-  enable_key_rotation     = true
-  deletion_window_in_days = var.kms_deletion_window_in_days
-  tags                    = var.tags
-}
-
-resource "aws_kms_alias" "cache_token" {
-  count = var.enable_shared_cache ? 1 : 0
-
-  name          = "alias/${var.name}-token-cache"
-  target_key_id = aws_kms_key.cache_token[0].key_id
-}
-
-data "aws_iam_policy_document" "cache_token_key_policy" {
-  count = var.enable_shared_cache ? 1 : 0
-
-  statement {
-    sid       = "KeyAdministration"
-    effect    = "Allow"
-    actions   = local.key_admin_actions
-    resources = [aws_kms_key.cache_token[0].arn]
-
-    principals {
-      type        = "AWS"
-      identifiers = local.key_admin_arns
-    }
-  }
 
   statement {
     sid       = "LambdaEncryptDecryptCachedTokens"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:Encrypt"]
-    resources = [aws_kms_key.cache_token[0].arn]
+    resources = [module.cache_key[0].arn]
 
     principals {
       type        = "AWS"
@@ -67,106 +37,26 @@ data "aws_iam_policy_document" "cache_token_key_policy" {
   }
 }
 
-resource "aws_kms_key_policy" "cache_token" {
-  count = var.enable_shared_cache ? 1 : 0
+module "cache_key" {
+  source = "./modules/kms-key"
+  count  = var.enable_shared_cache ? 1 : 0
 
-  key_id = aws_kms_key.cache_token[0].id
-  policy = data.aws_iam_policy_document.cache_token_key_policy[0].json
-}
-
-resource "aws_kms_key" "cache_table" {
-  count = var.enable_shared_cache ? 1 : 0
-
-  description             = "${var.name}: encrypts the token cache table at rest (DynamoDB SSE)"
-  key_usage               = "ENCRYPT_DECRYPT"
-  enable_key_rotation     = true
+  alias                   = "${var.name}-token-cache"
+  description             = "${var.name}: encrypts cached Salesforce access tokens (context sfjwt:cache)"
   deletion_window_in_days = var.kms_deletion_window_in_days
+  admin_arns              = local.key_admin_arns
+  usage_policy_json       = data.aws_iam_policy_document.cache_key_usage[0].json
   tags                    = var.tags
-}
-
-resource "aws_kms_alias" "cache_table" {
-  count = var.enable_shared_cache ? 1 : 0
-
-  name          = "alias/${var.name}-token-cache-table"
-  target_key_id = aws_kms_key.cache_table[0].key_id
-}
-
-data "aws_iam_policy_document" "cache_table_key_policy" {
-  count = var.enable_shared_cache ? 1 : 0
-
-  statement {
-    sid       = "KeyAdministration"
-    effect    = "Allow"
-    actions   = local.key_admin_actions
-    resources = [aws_kms_key.cache_table[0].arn]
-
-    principals {
-      type        = "AWS"
-      identifiers = local.key_admin_arns
-    }
-  }
-
-  # What DynamoDB needs from the principals that use a table encrypted with a
-  # customer managed key, only when the call comes through DynamoDB.
-  statement {
-    sid    = "LambdaViaDynamoDB"
-    effect = "Allow"
-    actions = [
-      "kms:CreateGrant",
-      "kms:Decrypt",
-      "kms:DescribeKey",
-      "kms:Encrypt",
-      "kms:GenerateDataKey",
-      "kms:ReEncryptFrom",
-      "kms:ReEncryptTo",
-    ]
-    resources = [aws_kms_key.cache_table[0].arn]
-
-    principals {
-      type        = "AWS"
-      identifiers = [aws_iam_role.lambda.arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = [local.dynamodb_service]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:CallerAccount"
-      values   = [local.account_id]
-    }
-  }
-
-  statement {
-    sid       = "DynamoDBDescribesTheKey"
-    effect    = "Allow"
-    actions   = ["kms:DescribeKey"]
-    resources = [aws_kms_key.cache_table[0].arn]
-
-    principals {
-      type        = "Service"
-      identifiers = ["dynamodb.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_kms_key_policy" "cache_table" {
-  count = var.enable_shared_cache ? 1 : 0
-
-  key_id = aws_kms_key.cache_table[0].id
-  policy = data.aws_iam_policy_document.cache_table_key_policy[0].json
 }
 
 resource "aws_dynamodb_table" "token_cache" {
   count = var.enable_shared_cache ? 1 : 0
+  #checkov:skip=CKV_AWS_119:The table holds only hashes, timestamps, lease ids and token ciphertext already encrypted with the cache_key CMK; a CMK table key would need use grants for whoever creates or updates the table (see README), so it uses the AWS managed key for DynamoDB.
 
   name                        = "${var.name}-token-cache"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "pk"
-  deletion_protection_enabled = true
+  deletion_protection_enabled = var.token_cache_deletion_protection
 
   attribute {
     name = "pk"
@@ -183,14 +73,12 @@ resource "aws_dynamodb_table" "token_cache" {
     enabled = true
   }
 
+  # Encrypted at rest with the AWS managed key aws/dynamodb (no kms_key_arn).
   server_side_encryption {
-    enabled     = true
-    kms_key_arn = aws_kms_key.cache_table[0].arn
+    enabled = true
   }
 
   tags = var.tags
-
-  depends_on = [aws_kms_key_policy.cache_table]
 }
 
 # The role: read and conditionally update the items of this one table (the
@@ -210,7 +98,7 @@ data "aws_iam_policy_document" "shared_cache" {
     sid       = "EncryptDecryptCachedTokens"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:Encrypt"]
-    resources = [aws_kms_key.cache_token[0].arn]
+    resources = [module.cache_key[0].arn]
 
     condition {
       test     = "ForAllValues:StringEquals"

@@ -43,7 +43,7 @@ variable "kms_deletion_window_in_days" {
 }
 
 variable "key_admin_arns" {
-  description = "IAM principal ARNs that administer (but cannot use) the KMS keys. Empty = the account root, i.e. administration is delegated to IAM policies in this account."
+  description = "IAM principal ARNs that administer the KMS keys: no usage is granted to them, but an administrator can rewrite a key policy (kms:PutKeyPolicy) and so grant itself usage, so treat them as trusted with the keys. Empty = the account root, i.e. administration is delegated to IAM policies in this account. Must include (or, through the root, let IAM allow) the identity that runs Terraform."
   type        = list(string)
   default     = []
 
@@ -54,13 +54,13 @@ variable "key_admin_arns" {
 }
 
 variable "operator_arns" {
-  description = "IAM principal ARNs of operators who run `sfjwt keygen --store aws-sm:...` (or fetch the public key in KMS mode). The KMS key policy lets them use the secret key through Secrets Manager only; attach the `operator_policy_json` output to them for the Secrets Manager side. The Lambda role never gets these write permissions."
+  description = "IAM role or user ARNs of the operators who run `sfjwt keygen --store aws-sm:...` (or `sfjwt cert --key aws-kms:...` in KMS mode). The key policies let them use the secret's key through Secrets Manager only (or sign with RS256 and read the public key); attach the `operator_policy_json` output to them for the IAM side. Not the account root: that would let every IAM identity of the account that is allowed KMS use the key."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for a in var.operator_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:", a))])
-    error_message = "operator_arns must be IAM principal ARNs (arn:aws:iam::<account>:...)."
+    condition     = alltrue([for a in var.operator_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]+$", a))])
+    error_message = "operator_arns must be IAM role or user ARNs (arn:aws:iam::<account>:role/<name> or :user/<name>); the account root and wildcards are refused."
   }
 }
 
@@ -71,7 +71,19 @@ variable "enable_kms_signing" {
 }
 
 variable "enable_shared_cache" {
-  description = "Fleet-wide token cache: create a DynamoDB table (TTL, PITR, SSE with a CMK) and a KMS key that encrypts the cached tokens, grant the Lambda role GetItem/UpdateItem on that table and kms:Encrypt/Decrypt with the sfjwt:cache encryption context, and set SFJWT_TOKEN_CACHE. Concurrent instances then share one Salesforce session instead of one login each."
+  description = "Fleet-wide token cache: create a DynamoDB table (TTL, PITR, encrypted at rest with the AWS managed key) and a KMS key that encrypts the cached tokens, grant the Lambda role GetItem/UpdateItem on that table and kms:Encrypt/Decrypt with the sfjwt:cache encryption context, and set SFJWT_TOKEN_CACHE. Concurrent instances then share one Salesforce session instead of one login each."
+  type        = bool
+  default     = false
+}
+
+variable "token_cache_deletion_protection" {
+  description = "DynamoDB deletion protection of the token cache table. Set false before `terraform destroy` (the table only holds cached tokens)."
+  type        = bool
+  default     = true
+}
+
+variable "rotation_fallback" {
+  description = "Set SFJWT_ROTATION_FALLBACK=1 on the Lambda: on `invalid assertion`, retry once with the AWSPREVIOUS key (for the minutes after `sfjwt keygen --force` while Salesforce still expects the old certificate). The role may read AWSPREVIOUS either way."
   type        = bool
   default     = false
 }
@@ -98,16 +110,14 @@ variable "function_name" {
   }
 }
 
-variable "lambda_source_dir" {
-  description = "Directory zipped into the Lambda package (archive_file). Defaults to the repository's examples/lambda. Ignored when lambda_package_file is set."
-  type        = string
-  default     = null
-}
-
 variable "lambda_package_file" {
-  description = "Path to a pre-built Lambda zip (handler plus sfjwt-vault and its dependencies). When null, lambda_source_dir is zipped and the library must come from lambda_layers."
+  description = "Path to the pre-built Lambda zip: the handler (examples/lambda/handler.py) plus sfjwt-vault[aws] and its dependencies, unless those come from lambda_layers. The module zips nothing itself (no archive provider)."
   type        = string
-  default     = null
+
+  validation {
+    condition     = can(regex("\\.zip$", var.lambda_package_file))
+    error_message = "lambda_package_file must be the path of a .zip file."
+  }
 }
 
 variable "lambda_layers" {

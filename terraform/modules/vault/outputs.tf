@@ -13,6 +13,16 @@ output "kv_data_path" {
   value       = var.enable_kv ? local.kv_data_path : null
 }
 
+output "kv_write_policy_name" {
+  description = "Name of the operators' policy for `sfjwt keygen --store vault:<mount>/<path>` (not attached to the roles; null when enable_kv = false)."
+  value       = var.enable_kv ? vault_policy.kv_write[0].name : null
+}
+
+output "operator_command" {
+  description = "What an operator runs once after apply: `sfjwt keygen --store vault:...` (needs the kv_write policy) or, with enable_transit, `sfjwt cert --key vault-transit:...` (needs the transit policy)."
+  value       = local.operator_command
+}
+
 output "kv_policy_name" {
   description = "Name of the KV read-only policy (null when enable_kv = false)."
   value       = var.enable_kv ? vault_policy.kv_read[0].name : null
@@ -59,8 +69,8 @@ output "jwt_role_name" {
 }
 
 output "token_cache" {
-  description = "SFJWT_TOKEN_CACHE for the workers: `vault-kv:<kv mount>/<prefix>?transit=<mount>/<key>` (null unless enable_shared_cache)."
-  value       = var.enable_shared_cache ? "vault-kv:${local.kv_mount}/${var.cache_kv_prefix}?transit=${local.transit_mount}/${var.cache_transit_key_name}" : null
+  description = "SFJWT_TOKEN_CACHE for the workers: `vault-kv:<kv mount>/<prefix>?transit=<mount>/<key>&mount=<kv mount>` (the mount is named, so a multi-segment mount works; null unless enable_shared_cache)."
+  value       = var.enable_shared_cache ? "vault-kv:${local.kv_mount}/${var.cache_kv_prefix}?transit=${local.transit_mount}/${var.cache_transit_key_name}&mount=${local.kv_mount}" : null
 }
 
 output "shared_cache_policy_name" {

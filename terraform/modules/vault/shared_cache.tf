@@ -47,4 +47,14 @@ resource "vault_policy" "shared_cache" {
 
   name   = "${var.name}-token-cache"
   policy = data.vault_policy_document.shared_cache[0].hcl
+
+  lifecycle {
+    # The cache policy may create and update anything under the prefix: the
+    # private key must not live there (nor at the prefix itself, to keep the
+    # two apart), or a cache write could replace it.
+    precondition {
+      condition     = !var.enable_kv || !startswith("${var.kv_secret_path}/", "${var.cache_kv_prefix}/")
+      error_message = "kv_secret_path must not be cache_kv_prefix or under it: the token cache policy may write there, so a cache write could replace the private key."
+    }
+  }
 }

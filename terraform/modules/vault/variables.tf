@@ -181,13 +181,24 @@ variable "approle_path" {
 }
 
 variable "approle_secret_id_ttl" {
-  description = "TTL (seconds) of AppRole SecretIDs. SecretIDs are never created by Terraform (they would land in state)."
+  description = "TTL (seconds) of AppRole SecretIDs, at most a day; a SecretID that never expires (0) is refused. The plugin logs in again with the same SecretID whenever its token reaches token_max_ttl, so a process needs a fresh SecretID within this time (deliver it wrapped, e.g. by your orchestrator or Vault Agent). SecretIDs are never created by Terraform (they would land in state)."
   type        = number
-  default     = 86400
+  default     = 3600
 
   validation {
-    condition     = var.approle_secret_id_ttl >= 0
-    error_message = "approle_secret_id_ttl must be >= 0."
+    condition     = var.approle_secret_id_ttl >= 60 && var.approle_secret_id_ttl <= 86400
+    error_message = "approle_secret_id_ttl must be between 60 and 86400 seconds (0, never expiring, is refused)."
+  }
+}
+
+variable "approle_secret_id_num_uses" {
+  description = "Logins one SecretID allows (0 = unlimited within its TTL). The plugin logs in again with the same SecretID each time its token reaches token_max_ttl: a limit N ends a process's access after about N x token_max_ttl seconds, or N restarts."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.approle_secret_id_num_uses >= 0 && floor(var.approle_secret_id_num_uses) == var.approle_secret_id_num_uses
+    error_message = "approle_secret_id_num_uses must be a whole number >= 0."
   }
 }
 
@@ -255,13 +266,23 @@ variable "jwt_user_claim" {
 }
 
 variable "jwt_bound_subject" {
-  description = "Exact `sub` a JWT must carry (e.g. system:serviceaccount:<ns>:<sa> or repo:<org>/<repo>:ref:refs/heads/main)."
+  description = "Exact `sub` a JWT must carry (e.g. system:serviceaccount:<ns>:<sa> or repo:<org>/<repo>:ref:refs/heads/main). With enable_jwt, this or jwt_bound_claims is required."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.jwt_bound_subject == null ? true : trimspace(var.jwt_bound_subject) != ""
+    error_message = "jwt_bound_subject must be null or a non-empty subject."
+  }
 }
 
 variable "jwt_bound_claims" {
-  description = "Additional claims that must match (claim => comma-separated accepted values)."
+  description = "Claims that must match exactly (claim => comma-separated accepted values), e.g. { repository = \"acme/payments\", environment = \"prod\" }. With enable_jwt, this or jwt_bound_subject is required."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.jwt_bound_claims) : trimspace(v) != ""])
+    error_message = "jwt_bound_claims values must not be empty."
+  }
 }

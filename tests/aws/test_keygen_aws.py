@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from sfjwt_vault_aws import _clients
+from sfjwt_vault_aws import clients
 
 from sfjwt_vault import KeyBackendError, KeyRef, SecretBuffer, keygen
 from sfjwt_vault.certs import same_public_key
@@ -86,7 +86,7 @@ def as_operator(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> IamUser:
     user = create_user(aws_env, OPERATOR_POLICY)
     for name, value in user.env().items():
         monkeypatch.setenv(name, value)
-    _clients.reset_clients()
+    clients.reset_clients()
     return user
 
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from sfjwt_vault import KeyBackendError, KeyRef
 
-from ._clients import endpoint_for, forget_client, get_client
+from ._clients import endpoint_for, forget_client, get_client, quiet_botocore
 from ._errors import Operation, call_with_retry
 from ._ref import KmsKeyRef, parse_kms_ref, resolve_region
 
@@ -54,13 +54,14 @@ class KmsSigner:
                 f"the message to sign is {len(message)} bytes; KMS signs at most {MAX_RAW_MESSAGE} bytes RAW",
                 hint="keep the assertion's claims short",
             )
-        response = call_with_retry(
-            self._operation("kms:Sign", info.key_arn),
-            lambda: self._client.sign(
-                KeyId=self._kref.key_id, Message=message, MessageType="RAW", SigningAlgorithm=ALGORITHM
-            ),
-            on_no_credentials=lambda: forget_client(SERVICE, self._region),
-        )
+        with quiet_botocore():  # botocore's DEBUG lines would show the signature: the assertion's last part
+            response = call_with_retry(
+                self._operation("kms:Sign", info.key_arn),
+                lambda: self._client.sign(
+                    KeyId=self._kref.key_id, Message=message, MessageType="RAW", SigningAlgorithm=ALGORITHM
+                ),
+                on_no_credentials=lambda: forget_client(SERVICE, self._region),
+            )
         signature = response.get("Signature")
         if not isinstance(signature, bytes) or len(signature) != (info.public_key.key_size + 7) // 8:
             raise KeyBackendError(

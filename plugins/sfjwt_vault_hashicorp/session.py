@@ -17,7 +17,7 @@ from typing import Any
 from sfjwt_vault import ConfigurationError
 
 from . import auth
-from .errors import VaultTokenInvalid, translate
+from .errors import VaultAgentTokenRefused, VaultTokenInvalid, translate
 from .settings import VaultSettings
 
 log = logging.getLogger("sfjwt_vault.vault")
@@ -63,6 +63,8 @@ class VaultSession:
                 self._client = self._new_client()
             if self.settings.auth == "token":
                 self._client.token = auth.static_token(self.settings, self.env)
+            elif self.settings.auth == "agent":
+                self._client.token = auth.agent_token(self.settings)
             else:
                 self._ensure_login()
             return self._client
@@ -170,6 +172,13 @@ class VaultSession:
                     continue  # another thread logged in meanwhile: the refusal was for the old token
                 if self._token_valid(client):
                     translate(exc, what=what, path=policy_path, capability=capability, addr=self.settings.addr)
+                if self.settings.auth == "agent":
+                    if attempt == 1 and self.client().token != token:
+                        continue  # the Agent has already written a new token to its sink
+                    raise VaultAgentTokenRefused(
+                        f"the Vault Agent's token was refused (revoked or expired) while trying to {what}",
+                        hint=_token_hint(self.settings),
+                    ) from None
                 if self.settings.auth != "token" and attempt == 1:
                     self.invalidate()
                     continue
@@ -190,7 +199,7 @@ class VaultSession:
         import hvac.exceptions
         import requests
 
-        if not client.token:
+        if not client.token and self.settings.auth != "agent":  # through an Agent's proxy, ask anyway
             return False
         try:
             client.auth.token.lookup_self()
@@ -202,6 +211,12 @@ class VaultSession:
 
 
 def _token_hint(settings: VaultSettings) -> str:
+    if settings.auth == "agent":
+        return (
+            "retried later: the Agent logs in again by itself (at its next renewal); if this persists, check "
+            "the Agent's auto_auth in its log, and that VAULT_ADDR is its listener (api_proxy with "
+            "use_auto_auth_token) or SFJWT_VAULT_TOKEN_FILE its sink"
+        )
     if settings.auth == "token":
         return (
             "set a valid VAULT_TOKEN (or BAO_TOKEN), SFJWT_VAULT_TOKEN_FILE or ~/.vault-token, point VAULT_ADDR "

@@ -119,7 +119,7 @@ def build_wheel(workdir: Path) -> Path:
         command.insert(4, "--no-build-isolation")  # use this environment's setuptools: no download
     except ImportError:
         pass
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True)  # noqa: S603 - this interpreter's pip, our own arguments
     return next(out.glob("sfjwt_vault-*.whl"))
 
 
@@ -164,11 +164,12 @@ def install(wheel: Path, target: Path, python: str, arch: str, extras: list[str]
     ]
     for platform in platforms(python, arch):
         command += ["--platform", platform]
-    subprocess.run([*command, *requirements], check=True)
+    subprocess.run([*command, *requirements], check=True)  # noqa: S603 - this interpreter's pip
     if not with_boto3:
-        present = [p.name for p in target.glob("*.dist-info") if requirement_name(p.name.split("-")[0]) in RUNTIME_PROVIDED]
+        dists = [p.name for p in target.glob("*.dist-info")]
+        present = [name for name in dists if requirement_name(name.split("-")[0]) in RUNTIME_PROVIDED]
         if present:
-            raise SystemExit(f"error: {', '.join(present)} came in through another requirement; build with --with-boto3")
+            raise SystemExit(f"error: {', '.join(present)} came in through another requirement; use --with-boto3")
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: no use in a function
 
 
@@ -193,7 +194,7 @@ def precompile(folder: Path, python: str) -> bool:
             )
         )
     command = [interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(folder)]
-    return subprocess.run(command, check=False).returncode == 0
+    return subprocess.run(command, check=False).returncode == 0  # noqa: S603 - pythonX.Y from PATH
 
 
 def pack(folder: Path, zip_path: Path, prefix: str = "") -> int:
@@ -261,8 +262,12 @@ def build(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", default="3.12", choices=["3.10", "3.11", "3.12", "3.13", "3.14"],
-                        help="the runtime's Python version (default 3.12, the Terraform module's python3.12)")
+    parser.add_argument(
+        "--python",
+        default="3.12",
+        choices=["3.10", "3.11", "3.12", "3.13", "3.14"],
+        help="the runtime's Python version (default 3.12, the Terraform module's python3.12)",
+    )
     parser.add_argument("--arch", default="x86_64", choices=sorted(ARCHES), help="the function's architecture")
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / "function.zip", help="the zip to write")
     parser.add_argument("--layer", action="store_true", help="a layer (python/...) without the handler")

@@ -8,39 +8,19 @@ process's own AWS settings point at it too, for arranging secrets and keys.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sfjwt_vault.testing.emulator import SalesforceEmulator
 from tests.aws.conftest import REGION, aws_env, aws_host, kms, moto_url, sm  # noqa: F401 - fixtures
 from tests.deploy.lambda_function import Artifact, build_artifact, compose_runtime_dir
+from tests.deploy.recording import RecordingEmulator
 
 USERNAME = "integration@acme.com"
 SESSION_LIFETIME = 60.0  # the emulator's: a clock step of SKIP seconds ends an unused session
 SKIP = 90.0  # < 180 s, the assertion's lifetime, so a fresh assertion is still accepted after the step
-
-
-class RecordingEmulator(SalesforceEmulator):
-    """The emulator, also keeping every assertion it was sent and every token it issued: the secrets
-    that the tests then search the runtime's output and the posted errors for."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.assertions: list[str] = []
-        self.tokens: list[str] = []
-
-    def _record_assertion(self, assertion: str) -> None:
-        self.assertions.append(assertion)
-        super()._record_assertion(assertion)
-
-    def _issue(self, user: Any, now: float) -> Any:
-        reply = super()._issue(user, now)
-        self.tokens.append(json.loads(reply.body)["access_token"])
-        return reply
 
 
 @pytest.fixture(scope="session")

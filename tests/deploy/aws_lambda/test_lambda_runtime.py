@@ -9,7 +9,6 @@ posted is searched for the key, the assertions and the access tokens.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
@@ -27,9 +25,9 @@ from sfjwt_vault.keys import open_signer
 from sfjwt_vault.plugins import PluginHost
 from sfjwt_vault.testing import make_test_keypair
 from tests.deploy.lambda_function import Artifact, Sandbox, sandbox
-from tests.hygiene.test_no_secret_output import Secrets
+from tests.deploy.recording import RecordingEmulator, secrets_seen
 
-from .conftest import SKIP, USERNAME, RecordingEmulator, function_env
+from .conftest import SKIP, USERNAME, function_env
 
 OK = {"status": 200, "limits": 3}  # the handler's answer: the emulator's `limits` has three entries
 
@@ -44,7 +42,9 @@ class Deployed:
 
 
 @pytest.fixture(params=["aws-sm", "aws-kms"])
-def deployed(request: pytest.FixtureRequest, org: RecordingEmulator, sm: Any, kms: Any, aws_host: PluginHost) -> Deployed:
+def deployed(
+    request: pytest.FixtureRequest, org: RecordingEmulator, sm: Any, kms: Any, aws_host: PluginHost
+) -> Deployed:
     if request.param == "aws-sm":
         key, cert = make_test_keypair()
         pem = key.private_bytes(
@@ -79,19 +79,6 @@ def start(
         yield _start
 
 
-def secrets_of(org: RecordingEmulator, deployed: Deployed | None) -> Secrets:
-    found = Secrets(deployed.pem if deployed and deployed.pem else b"")
-    if not (deployed and deployed.pem):
-        found.keys = []
-    found.assertions = list(org.assertions)
-    found.tokens = list(org.tokens)
-    for assertion in org.assertions:  # botocore would log a KMS signature in standard base64
-        signature = jwt.utils.base64url_decode(assertion.rsplit(".", 1)[-1])
-        found.tokens.append(base64.b64encode(signature).decode()[:32])
-    assert found.assertions or not org.exchange_count, "no assertion recorded: the search would prove nothing"
-    return found
-
-
 def test_init_logs_in_once_and_warm_invocations_reuse_it(
     start: Any, org: RecordingEmulator, deployed: Deployed
 ) -> None:
@@ -106,7 +93,7 @@ def test_init_logs_in_once_and_warm_invocations_reuse_it(
     assert org.api_requests == 3
     assert box.process.poll() is None  # one process served them all (its module-scope Credentials)
     assert ("POST", "/2018-06-01/runtime/init/error") not in box.api.requests
-    secrets_of(org, deployed).check("the runtime's output", box.output())
+    secrets_seen(org, deployed.pem).check("the runtime's output", box.output())
 
 
 def test_expired_then_revoked_session_is_reminted_once(start: Any, org: RecordingEmulator, deployed: Deployed) -> None:
@@ -122,7 +109,7 @@ def test_expired_then_revoked_session_is_reminted_once(start: Any, org: Recordin
     org.expire_all_tokens()  # revoked (an admin, a password reset, ...)
     assert [box.api.invoke({}).payload for _ in range(2)] == [OK, OK]
     assert org.exchange_count == 3 and org.tokens_issued == 3
-    secrets_of(org, deployed).check("the runtime's output", box.output())
+    secrets_seen(org, deployed.pem).check("the runtime's output", box.output())
 
 
 def test_handler_error_reaches_error_endpoint_without_secrets(
@@ -146,7 +133,7 @@ def test_handler_error_reaches_error_endpoint_without_secrets(
     assert error["requestId"] == failed.request_id
     assert any("handler.py" in frame for frame in error["stackTrace"])
     assert org.exchange_count == 2  # the re-mint was tried once: no retry of a refusal
-    secrets = secrets_of(org, deployed)
+    secrets = secrets_seen(org, deployed.pem)
     secrets.check("the posted error", failed.body.decode() + repr(failed.headers))
     secrets.check("the runtime's output", box.output())
 
@@ -187,8 +174,15 @@ def test_init_error_for_a_missing_key(
     error = box.api.wait_init_error()
 
     with pytest.raises(SfjwtError) as caught:  # the same mint in this process, against the same moto
-        Credentials(consumer_key, USERNAME, missing, audience=org.audience, token_url=org.token_url,
-                    verify=str(tmp_path / "ca.pem"), plugin_host=aws_host).get_token()
+        Credentials(
+            consumer_key,
+            USERNAME,
+            missing,
+            audience=org.audience,
+            token_url=org.token_url,
+            verify=str(tmp_path / "ca.pem"),
+            plugin_host=aws_host,
+        ).get_token()
     expected = caught.value
     assert expected.exit_code == 3 and expected.hint  # a key-backend error, with its fix
     assert error.error_type == error.payload["errorType"] == type(expected).__name__

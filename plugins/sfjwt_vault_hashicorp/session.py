@@ -172,9 +172,7 @@ class VaultSession:
                     continue  # another thread logged in meanwhile: the refusal was for the old token
                 if self._token_valid(client):
                     translate(exc, what=what, path=policy_path, capability=capability, addr=self.settings.addr)
-                if self.settings.auth == "agent":
-                    if attempt == 1 and self.client().token != token:
-                        continue  # the Agent has already written a new token to its sink
+                if self.settings.auth == "agent":  # the Agent logs in again; the next use reads its new token
                     raise VaultAgentTokenRefused(
                         f"the Vault Agent's token was refused (revoked or expired) while trying to {what}",
                         hint=_token_hint(self.settings),

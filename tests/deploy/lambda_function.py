@@ -15,13 +15,18 @@ Used by tests/deploy/ and by the benchmark (bench/lambda_init.py).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import importlib.metadata
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,6 +72,21 @@ def build_artifact(workdir: Path) -> Artifact:
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(task_root)
     return Artifact(zip_path, task_root, json.loads(result.stdout))
+
+
+@functools.lru_cache(maxsize=1)
+def shared_artifact() -> Artifact:
+    """One build per process (the tests and the benchmark's smoke run share it), removed at exit."""
+    workdir = Path(tempfile.mkdtemp(prefix="sfjwt-lambda-artifact-"))
+    atexit.register(shutil.rmtree, workdir, True)
+    return build_artifact(workdir)
+
+
+@functools.lru_cache(maxsize=1)
+def shared_runtime_dir() -> Path:
+    workdir = Path(tempfile.mkdtemp(prefix="sfjwt-lambda-runtime-"))
+    atexit.register(shutil.rmtree, workdir, True)
+    return compose_runtime_dir(workdir / "var-runtime")
 
 
 def compose_runtime_dir(folder: Path) -> Path:
@@ -132,6 +152,14 @@ class Sandbox:
     api: LambdaRuntimeAPI
     process: subprocess.Popen[bytes]
     log: Path
+    started_at: float  # time.perf_counter() just before the runtime was spawned
+
+    @property
+    def init_ms(self) -> float:
+        """Spawn to the first /next: the init phase, interpreter and runtime client included."""
+        if self.api.init_done_at is None:
+            raise RuntimeError("the init phase has not ended")
+        return (self.api.init_done_at - self.started_at) * 1000
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -149,8 +177,46 @@ def sandbox(
     with LambdaRuntimeAPI(timeout_s=timeout_s) as api:
         env = lambda_environment(api.address, task_root, runtime_dir, workdir, function_env)
         log = workdir / "runtime.log"
+        started_at = time.perf_counter()
         process = start_runtime(env, log)
         try:
-            yield Sandbox(api, process, log)
+            yield Sandbox(api, process, log, started_at)
         finally:
             stop_runtime(process)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a built zip locally the way the tests do: `python -m tests.deploy.lambda_function --zip ...`.
+
+    The function's settings are this shell's SF_*, SFJWT_* and AWS_* variables."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run the Lambda zip under awslambdaric on a loopback Runtime API.")
+    parser.add_argument("--zip", type=Path, required=True, help="the zip from examples/lambda/build.py")
+    parser.add_argument("--invocations", type=int, default=3, help="how many times to invoke it (default 3)")
+    parser.add_argument("--event", default="{}", help="the event, as JSON (default {})")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="sfjwt-lambda-local-"))
+    try:
+        task_root = workdir / "task"
+        with zipfile.ZipFile(args.zip) as archive:
+            archive.extractall(task_root)
+        function = {k: v for k, v in os.environ.items() if k.startswith(("SF_", "SFJWT_", "AWS_"))}
+        with sandbox(task_root, compose_runtime_dir(workdir / "runtime"), workdir / "sandbox", function) as box:
+            try:
+                box.api.wait_ready(process=box.process)
+                print(f"init: {box.init_ms:.0f} ms")
+                for _ in range(args.invocations):
+                    started = time.perf_counter()
+                    invocation = box.api.invoke(json.loads(args.event))
+                    took = (time.perf_counter() - started) * 1000
+                    print(f"{invocation.outcome} in {took:.1f} ms: {invocation.body.decode()}")
+            finally:
+                sys.stdout.write(box.output())
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """The Lambda example under AWS's runtime client: the built artifact, moto for AWS, the emulator over TLS.
 
-The artifact is built once per session with examples/lambda/build.py for this interpreter's Python
+The artifact is built once per process with examples/lambda/build.py for this interpreter's Python
 and architecture (pip fetches the manylinux wheels; its cache makes later builds quick). AWS is the
 session's moto_server (tests/aws/conftest.py: reused from SFJWT_TEST_MOTO_URL in CI), and this
 process's own AWS settings point at it too, for arranging secrets and keys.
@@ -15,7 +15,7 @@ import pytest
 
 from sfjwt_vault.testing.emulator import SalesforceEmulator
 from tests.aws.conftest import REGION, aws_env, aws_host, kms, moto_url, sm  # noqa: F401 - fixtures
-from tests.deploy.lambda_function import Artifact, build_artifact, compose_runtime_dir
+from tests.deploy.lambda_function import Artifact, shared_artifact, shared_runtime_dir
 from tests.deploy.recording import RecordingEmulator
 
 USERNAME = "integration@acme.com"
@@ -24,13 +24,13 @@ SKIP = 90.0  # < 180 s, the assertion's lifetime, so a fresh assertion is still 
 
 
 @pytest.fixture(scope="session")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> Artifact:
-    return build_artifact(tmp_path_factory.mktemp("lambda-build"))
+def artifact() -> Artifact:
+    return shared_artifact()
 
 
 @pytest.fixture(scope="session")
-def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return compose_runtime_dir(tmp_path_factory.mktemp("lambda-runtime") / "var-runtime")
+def runtime_dir() -> Path:
+    return shared_runtime_dir()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ handler.handler`, the code inside Lambda's managed Python runtimes) finds it thr
 | `POST /2018-06-01/runtime/invocation/<id>/response` | 202 `{"status":"OK"}`; 400 for an id that is not in flight; 413 past 6 MB |
 | `POST /2018-06-01/runtime/invocation/<id>/error` | 202; the body (`errorMessage`, `errorType`, `stackTrace`) and the headers (the optional `Lambda-Runtime-Function-Error-Type`, awslambdaric's X-Ray error cause) are kept |
 | `POST /2018-06-01/runtime/init/error` | 202 before the first `/next`; 403 after it (the init phase is over) |
+| `GET /2018-06-01/runtime/restore/next` | 200 at once: with `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` the runtime asks for it after init, and the "restored" environment goes on to `/next` |
 
 The first `/next` marks the end of the init phase, as in Lambda. A runtime that posts an init error is
 expected to exit. What Lambda does beyond the API (freezing the sandbox between invocations, killing
@@ -208,6 +209,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         api = self.server.api
         api.requests.append(("GET", self.path))
+        if self.path == f"{PREFIX}/restore/next":  # SnapStart: the snapshot is "restored" at once
+            self._json(HTTPStatus.OK, {})
+            return
         if self.path != f"{PREFIX}/invocation/next":
             self._json(HTTPStatus.NOT_FOUND, {"errorMessage": "unknown path", "errorType": "NotFound"})
             return

@@ -189,3 +189,28 @@ def test_init_error_for_a_missing_key(
     assert error.payload["errorMessage"] == f"{expected.message}\nhint: {expected.hint}"
     assert box.wait_exit() != 0
     assert org.exchange_count == 0  # nothing was sent to Salesforce
+
+
+@pytest.mark.parametrize("deployed", ["aws-sm"], indirect=True)
+def test_a_transient_failure_at_init_is_left_to_the_first_invocation(
+    start: Any, org: RecordingEmulator, deployed: Deployed
+) -> None:
+    org.inject("503", times=4)  # every attempt of the init's login (the default policy makes 4)
+    box = start(deployed.consumer_key, deployed.ref)
+    box.api.wait_ready(process=box.process)  # the init still ended normally
+    assert org.exchange_count == 4 and org.tokens_issued == 0
+    assert "no Salesforce token during init" in box.output()
+
+    assert box.api.invoke({}).payload == OK  # the first invocation logs in
+    assert org.tokens_issued == 1
+    secrets_seen(org, deployed.pem).check("the runtime's output", box.output())
+
+
+@pytest.mark.parametrize("deployed", ["aws-sm"], indirect=True)
+def test_under_snapstart_the_init_phase_does_not_log_in(start: Any, org: RecordingEmulator, deployed: Deployed) -> None:
+    box = start(deployed.consumer_key, deployed.ref, AWS_LAMBDA_INITIALIZATION_TYPE="snap-start")
+    box.api.wait_ready(process=box.process)
+    assert ("GET", "/2018-06-01/runtime/restore/next") in box.api.requests  # the runtime took the SnapStart path
+    assert org.exchange_count == 0  # no token in the snapshot
+    assert box.api.invoke({}).payload == OK
+    assert org.exchange_count == 1

@@ -93,7 +93,9 @@ def test_init_logs_in_once_and_warm_invocations_reuse_it(
     assert org.api_requests == 3
     assert box.process.poll() is None  # one process served them all (its module-scope Credentials)
     assert ("POST", "/2018-06-01/runtime/init/error") not in box.api.requests
-    secrets_seen(org, deployed.pem).check("the runtime's output", box.output())
+    output = box.output()
+    assert "[DEBUG]" in output and "botocore" in output  # the search below reads every logger's DEBUG lines
+    secrets_seen(org, deployed.pem).check("the runtime's output", output)
 
 
 def test_expired_then_revoked_session_is_reminted_once(start: Any, org: RecordingEmulator, deployed: Deployed) -> None:

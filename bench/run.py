@@ -23,7 +23,7 @@ if __package__ in (None, ""):
     sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
     __package__ = "bench"
 
-from bench import cases  # noqa: E402
+from bench import cases, lambda_init  # noqa: E402
 from bench.harness import started_org  # noqa: E402
 from bench.servers import started_backends  # noqa: E402
 
@@ -49,6 +49,7 @@ def run_all(size: str = "full", *, progress: bool = True) -> dict[str, Any]:
             ("key_latency", lambda: cases.key_latency(org, key_rounds, backends)),
             ("remote_login", lambda: cases.remote_login(org, rounds, backends)),
             ("fleet_burst", lambda: cases.fleet_burst(org, 8, 16, repeats)),
+            ("lambda_init", lambda: lambda_init.lambda_init(org, size, backends)),
         ]
         for name, step in steps:
             t0 = time.perf_counter()
@@ -274,6 +275,8 @@ def markdown(r: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {row['exchanges']} | {wall['median']:.0f} | {wall['p10']:.0f} – {wall['p90']:.0f} |"
             )
+    if "lambda_init" in r:
+        lines += lambda_init.markdown(r["lambda_init"])
     lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
     for t in r["targets"]:
         met = "pending" if t["met"] is None else ("yes" if t["met"] else "**NO**")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench import cases, run
+from bench import cases, lambda_init, run
 
 
 def test_benchmark_smoke_run() -> None:
@@ -33,6 +33,8 @@ def test_benchmark_smoke_run() -> None:
     remote = results["remote_login"]
     assert remote["tokens_issued"] == remote["expected_tokens"]  # every remote-signed login really worked
     assert set(remote["overhead_ms"]) == set(cases.remote_names())
+    lam = results["lambda_init"]  # the Lambda example under awslambdaric: one login per environment, in init
+    assert lam["tokens_issued"] == lam["expected_tokens"] and set(lam["init_ms"]) == set(lambda_init.ROWS)
     names = {t["target"] for t in results["targets"]}
     assert any(name.startswith("(1)") for name in names) and any(name.startswith("(5)") for name in names)
     report = run.markdown(results)

@@ -52,6 +52,12 @@ def static_token(settings: VaultSettings, env: Mapping[str, str]) -> str | None:
     return None
 
 
+def agent_token(settings: VaultSettings) -> str | None:
+    """`agent`: the Agent's file sink (SFJWT_VAULT_TOKEN_FILE), read on every use; else no token at all,
+    for an Agent / Proxy listener with `use_auto_auth_token`. VAULT_TOKEN and ~/.vault-token are ignored."""
+    return read_small_file(settings.token_file, "Vault token") if settings.token_file else None
+
+
 def _auth_block(response: Any, method: str) -> dict[str, Any]:
     auth = response.get("auth") if isinstance(response, dict) else None
     if not isinstance(auth, dict) or not auth.get("client_token"):

@@ -21,6 +21,13 @@ class VaultTokenInvalidError(KeyBackendError):
     """The token is expired, revoked or was never valid."""
 
 
+class VaultAgentTokenRefusedError(VaultTokenInvalidError, TransientError):
+    """The token a Vault Agent / Proxy manages was refused (revoked, expired): the Agent logs in again
+    by itself, so a later attempt succeeds. Retryable, unlike a token the user manages."""
+
+    exit_code = 5
+
+
 class VaultSealedError(TransientError):
     """Vault answered but is sealed (503): nothing can be read until it is unsealed."""
 

@@ -18,7 +18,7 @@ from sfjwt_vault import ConfigurationError
 from sfjwt_vault.plugin_api import quiet_sdk_logs
 
 from . import auth
-from .errors import VaultTokenInvalidError, translate
+from .errors import VaultAgentTokenRefusedError, VaultTokenInvalidError, translate
 from .settings import VaultSettings
 
 log = logging.getLogger("sfjwt_vault.vault")
@@ -67,6 +67,8 @@ class VaultSession:
                 warn_if_insecure(self.settings)
             if self.settings.auth == "token":
                 self._client.token = auth.static_token(self.settings, self.env)
+            elif self.settings.auth == "agent":
+                self._client.token = auth.agent_token(self.settings)
             else:
                 self._ensure_login()
             return self._client
@@ -180,6 +182,11 @@ class VaultSession:
                     continue  # another thread logged in meanwhile: the refusal was for the old token
                 if self._token_valid(client):
                     translate(exc, what=what, path=policy_path, capability=capability, addr=self.settings.addr)
+                if self.settings.auth == "agent":  # the Agent logs in again; the next use reads its new token
+                    raise VaultAgentTokenRefusedError(
+                        f"the Vault Agent's token was refused (revoked or expired) while trying to {what}",
+                        hint=_token_hint(self.settings),
+                    ) from None
                 if self.settings.auth != "token" and attempt == 1:
                     self.invalidate()
                     continue
@@ -200,7 +207,7 @@ class VaultSession:
         import hvac.exceptions
         import requests
 
-        if not client.token:
+        if not client.token and self.settings.auth != "agent":  # through an Agent's proxy, ask anyway
             return False
         try:
             client.auth.token.lookup_self()
@@ -212,6 +219,12 @@ class VaultSession:
 
 
 def _token_hint(settings: VaultSettings) -> str:
+    if settings.auth == "agent":
+        return (
+            "retried later: the Agent logs in again by itself (at its next renewal); if this persists, check "
+            "the Agent's auto_auth in its log, and that VAULT_ADDR is its listener (api_proxy with "
+            "use_auto_auth_token) or SFJWT_VAULT_TOKEN_FILE its sink"
+        )
     if settings.auth == "token":
         return (
             "set a valid VAULT_TOKEN (or BAO_TOKEN), SFJWT_VAULT_TOKEN_FILE or ~/.vault-token, point VAULT_ADDR "

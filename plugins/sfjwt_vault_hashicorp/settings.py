@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from sfjwt_vault import ConfigurationError
 
-AUTH_METHODS = ("token", "approle", "jwt", "kubernetes", "aws")
+AUTH_METHODS = ("token", "agent", "approle", "jwt", "kubernetes", "aws")
 DEFAULT_K8S_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105  # nosec B105 - a path
 DEFAULT_ADDR = "https://127.0.0.1:8200"
 _TRUE = {"1", "true", "yes", "on", "t"}

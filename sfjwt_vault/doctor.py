@@ -385,7 +385,7 @@ class Doctor:
         try:
             ref = KeyRef.parse(self.s.key)
             backend = self.host.owner(ref)
-            with open_signer(ref, self.host) as signer:
+            with open_signer(ref, self.host, full_check=True) as signer:
                 public = signer.public_key()
                 remote = not isinstance(signer, LocalSigner)
         except SfjwtError as exc:

@@ -1,8 +1,9 @@
 """The token exchange: POST the assertion, read a bounded answer, turn it into a token or a typed error.
 
-`read_token_response` is the one place a token-endpoint answer is interpreted; the sync exchange here
-and any async one share it. Redirects are never followed (the assertion must not go to another host),
-bodies are capped, and no error text includes the request body.
+`read_token_response` is the one place a token-endpoint answer is interpreted; the sync and the async
+exchange share it. Redirects are never followed (the assertion must not go to another host), bodies
+are capped, every exchange ends by its deadline (see `transport`), and no error text includes the
+request body.
 """
 
 from __future__ import annotations
@@ -10,18 +11,37 @@ from __future__ import annotations
 import email.utils
 import json
 import ssl
+import time
 import zlib
 from typing import Any, NamedTuple
+from urllib.parse import urlencode, urlsplit
 
+import httpcore
 import httpx
 
 from .errors import ConfigurationError, SfjwtError, TransientError, salesforce_error, scrub
 from .token import AccessToken
+from .transport import Transport, deadline, proxy_for
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_RESPONSE_BYTES = 1024 * 1024
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEFAULT_TIMEOUT = 10.0  # seconds for one whole exchange attempt: connect, send, headers and body
+CONNECT_TIMEOUT = 5.0  # of which at most this for the connection (TCP and TLS)
 HEADERS = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": "sfjwt-vault"}
+_REQUEST_HEADERS = [
+    (b"Accept", b"application/json"),
+    (b"Accept-Encoding", b"gzip, deflate"),
+    (b"User-Agent", b"sfjwt-vault"),
+    (b"Content-Type", b"application/x-www-form-urlencoded"),
+]
+
+_TRANSPORT_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+)
 
 
 class RawResponse(NamedTuple):
@@ -67,7 +87,12 @@ def read_token_response(raw: RawResponse) -> AccessToken:
         error = salesforce_error(data["error"], str(data.get("error_description") or ""), status)
         error.server_time = server_time(raw.headers)
         raise error
-    kind = "an empty body" if not raw.body.strip() else ("HTML" if raw.body.lstrip()[:1] == b"<" else "no JSON")
+    if data is not None:
+        kind = "JSON without an access_token or an error" if status == 200 else "JSON without an error"
+    elif not raw.body.strip():
+        kind = "an empty body"
+    else:
+        kind = "HTML" if raw.body.lstrip()[:1] == b"<" else "a body that is not JSON"
     raise TransientError(
         f"the token endpoint answered HTTP {status} with {kind}",
         hint="a transient Salesforce or proxy failure: retry later; check the token URL if it persists",
@@ -82,88 +107,109 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def network_error(exc: httpx.HTTPError, url: str) -> SfjwtError:
-    """A library error for an httpx failure; its message never includes the request."""
-    host = httpx.URL(url).host
-    if isinstance(exc, httpx.TimeoutException):
-        return TransientError(f"timed out talking to {host} ({type(exc).__name__})", hint="retry; check egress")
+def total_timeout(timeout: float | httpx.Timeout) -> float:
+    """One exchange attempt's bound in seconds. An `httpx.Timeout` (accepted for compatibility) counts
+    as its longest phase."""
+    if isinstance(timeout, httpx.Timeout):
+        phases = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t is not None]
+        return max(phases) if phases else DEFAULT_TIMEOUT
+    if timeout <= 0:
+        raise ConfigurationError("the timeout must be a positive number of seconds")
+    return float(timeout)
+
+
+class Exchange:
+    """One prepared request: where to POST, through which transport, within which bounds."""
+
+    __slots__ = ("host", "proxy", "timeouts", "transport", "until", "url")
+
+    def __init__(self, transport: Transport, token_url: str, timeout: float, until: float) -> None:
+        parts = urlsplit(token_url)
+        self.transport = transport
+        self.url = token_url
+        self.host = parts.hostname or ""
+        self.proxy = proxy_for(parts.scheme, self.host)
+        self.until = min(until, time.monotonic() + timeout)
+        connect = min(CONNECT_TIMEOUT, timeout)
+        self.timeouts = {"connect": connect, "read": timeout, "write": timeout, "pool": timeout}
+
+    def content(self, assertion: str) -> bytes:
+        return urlencode(request_body(assertion)).encode("ascii")
+
+
+def post(exchange: Exchange, assertion: str) -> RawResponse:
+    """POST the assertion and read the answer, all of it before `exchange.until`."""
+    token = deadline.set(exchange.until)
+    try:
+        pool = exchange.transport.pool(exchange.proxy)
+        with pool.stream(
+            "POST",
+            exchange.url,
+            headers=_REQUEST_HEADERS,
+            content=exchange.content(assertion),
+            extensions={"timeout": exchange.timeouts},
+        ) as response:
+            body = CappedBody()
+            for chunk in response.iter_stream():
+                body.add(chunk)
+            return body.response(response)
+    except _TRANSPORT_ERRORS as exc:
+        raise network_error(exc, exchange.host) from None
+    finally:
+        deadline.reset(token)
+
+
+async def apost(exchange: Exchange, assertion: str) -> RawResponse:
+    """`post` on the running event loop's pool."""
+    token = deadline.set(exchange.until)
+    try:
+        pool = exchange.transport.async_pool(exchange.proxy)
+        async with pool.stream(
+            "POST",
+            exchange.url,
+            headers=_REQUEST_HEADERS,
+            content=exchange.content(assertion),
+            extensions={"timeout": exchange.timeouts},
+        ) as response:
+            body = CappedBody()
+            async for chunk in response.aiter_stream():
+                body.add(chunk)
+            return body.response(response)
+    except _TRANSPORT_ERRORS as exc:
+        raise network_error(exc, exchange.host) from None
+    finally:
+        deadline.reset(token)
+
+
+def network_error(exc: Exception, host: str) -> SfjwtError:
+    """A library error for a transport failure, saying how far the exchange got; never the request."""
+    name = type(exc).__name__
+    if isinstance(exc, httpcore.TimeoutException):
+        phase = {"ConnectTimeout": "connecting to", "PoolTimeout": "waiting for a connection to"}.get(
+            name, "talking to"
+        )
+        return TransientError(f"timed out {phase} {host} ({name})", hint="retry; check egress, or raise SFJWT_TIMEOUT")
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
         return ConfigurationError(
             f"TLS certificate verification failed for {host}",
             hint="behind a TLS-inspecting proxy, pass its CA bundle (--ca-bundle / SFJWT_CA_BUNDLE)",
         )
+    detail = scrub(str(exc))
+    if isinstance(exc, httpcore.ProxyError):
+        return TransientError(
+            f"the proxy refused the tunnel to {host}: {detail}",
+            hint="check HTTPS_PROXY / ALL_PROXY, the proxy's allow-list, or exempt the host with NO_PROXY",
+        )
+    if isinstance(exc, httpcore.ConnectError):
+        return TransientError(
+            f"could not reach {host}: {name}: {detail}", hint="check the token URL, DNS and egress (proxy, firewall)"
+        )
     return TransientError(
-        f"could not reach {host}: {type(exc).__name__}: {scrub(str(exc))}",
-        hint="check the token URL, DNS and egress (proxy, firewall)",
+        f"the connection to {host} broke during the token exchange ({name}: {detail})",
+        hint="a reset or a server that closed mid-answer: retried automatically; if it persists, check "
+        "the network path (proxy, load balancer)",
     )
-
-
-class TokenEndpoint:
-    """An HTTP client kept for the process, so every exchange after the first reuses its connection."""
-
-    def __init__(
-        self,
-        *,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        verify: bool | str | ssl.SSLContext = True,
-        client: httpx.Client | None = None,
-    ) -> None:
-        self._owns_client = client is None
-        self.client = client or httpx.Client(
-            timeout=timeout, verify=_verify(verify), follow_redirects=False, headers=HEADERS
-        )
-
-    def post(self, token_url: str, assertion: str) -> RawResponse:
-        try:
-            with self.client.stream(
-                "POST", token_url, data=request_body(assertion), headers=HEADERS, follow_redirects=False
-            ) as response:
-                body = CappedBody()
-                for chunk in response.iter_raw():
-                    body.add(chunk)
-                return body.response(response)
-        except httpx.HTTPError as exc:
-            raise network_error(exc, token_url) from None
-
-    def exchange(self, token_url: str, assertion: str) -> AccessToken:
-        return read_token_response(self.post(token_url, assertion))
-
-    def close(self) -> None:
-        if self._owns_client:
-            self.client.close()
-
-
-class AsyncTokenEndpoint:
-    """The async twin of TokenEndpoint, on an httpx.AsyncClient (one per event loop)."""
-
-    def __init__(
-        self,
-        *,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        verify: bool | str | ssl.SSLContext = True,
-        client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self._owns_client = client is None
-        self.client = client or httpx.AsyncClient(
-            timeout=timeout, verify=_verify(verify), follow_redirects=False, headers=HEADERS
-        )
-
-    async def post(self, token_url: str, assertion: str) -> RawResponse:
-        try:
-            async with self.client.stream(
-                "POST", token_url, data=request_body(assertion), headers=HEADERS, follow_redirects=False
-            ) as response:
-                body = CappedBody()
-                async for chunk in response.aiter_raw():
-                    body.add(chunk)
-                return body.response(response)
-        except httpx.HTTPError as exc:
-            raise network_error(exc, token_url) from None
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self.client.aclose()
 
 
 class CappedBody:
@@ -180,13 +226,14 @@ class CappedBody:
                 hint="this is not a Salesforce token response: check the token URL",
             )
 
-    def response(self, response: httpx.Response) -> RawResponse:
-        return RawResponse(response.status_code, response.headers, _decode(response, self.data))
+    def response(self, response: httpcore.Response) -> RawResponse:
+        headers = httpx.Headers(response.headers)
+        return RawResponse(response.status, headers, _decode(headers, self.data))
 
 
-def _decode(response: httpx.Response, body: bytearray) -> bytes:
+def _decode(headers: httpx.Headers, body: bytearray) -> bytes:
     """Undo content encoding ourselves, since we read raw bytes to enforce the cap."""
-    encoding = response.headers.get("content-encoding", "").lower()
+    encoding = headers.get("content-encoding", "").lower()
     if encoding in ("", "identity"):
         return bytes(body)
     if encoding in ("gzip", "deflate"):
@@ -196,9 +243,3 @@ def _decode(response: httpx.Response, body: bytearray) -> bytes:
             raise TransientError("the token endpoint's decompressed answer is too large")
         return out
     raise TransientError(f"the token endpoint used an unsupported content encoding {encoding!r}")
-
-
-def _verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    return verify

@@ -248,7 +248,9 @@ def test_a_key_fetch_from_a_sealed_then_unsealed_vault_gives_a_token(
     class UnsealOnRetry(logging.Handler):
         """Unseals Vault when the flow announces its first retry: the failure was seen, then it recovers."""
 
-        seen: list[str] = []
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
 
         def emit(self, record: logging.LogRecord) -> None:
             message = record.getMessage()

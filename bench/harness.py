@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import certifi
 from cryptography.hazmat.primitives import serialization
 
 from sfjwt_vault.testing import SalesforceEmulator, make_test_keypair, make_tls_context
@@ -99,9 +100,10 @@ class Org:
     consumer_key: str
     username: str
     key_path: Path
-    ca_path: Path
+    ca_path: Path  # the throwaway CA alone
     key_pem: bytes
     workdir: Path
+    bundle_path: Path  # certifi's CA bundle plus the throwaway CA: what a TLS set-up really loads
 
     @property
     def port(self) -> int:
@@ -124,11 +126,13 @@ def started_org() -> Iterator[Org]:
             handle.write(key_pem)
         ca_path = workdir / "ca.pem"
         ca_path.write_bytes(ca_pem)
+        bundle_path = workdir / "bundle.pem"
+        bundle_path.write_bytes(Path(certifi.where()).read_bytes() + ca_pem)
         # Every exchange is a login: lift the per-user hourly cap, the benchmark makes thousands.
         with BenchEmulator(ssl_context=context, login_rate_limit=10**9) as emulator:
             app = emulator.add_app(cert_pem)
             emulator.add_user(USERNAME)
-            yield Org(emulator, app.consumer_key, USERNAME, key_path, ca_path, key_pem, workdir)
+            yield Org(emulator, app.consumer_key, USERNAME, key_path, ca_path, key_pem, workdir, bundle_path)
 
 
 @contextlib.contextmanager

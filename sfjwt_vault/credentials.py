@@ -21,14 +21,14 @@ from .assertion import DEFAULT_LIFETIME, build_claims, sign_assertion
 from .cache import DEFAULT_REFRESH_MARGIN, DEFAULT_SESSION_LIFETIME, CacheKey, TokenCache, default_cache
 from .errors import ConfigurationError
 from .events import consumer_key_hint
-from .exchange import DEFAULT_TIMEOUT, total_timeout
+from .exchange import DEFAULT_TIMEOUT, Route, total_timeout
 from .flow import arun, run, token_flow
 from .keyref import KeyRef
 from .keys import open_signer
 from .plugins import PluginHost, get_host
 from .retry import RetryPolicy
 from .token import AccessToken
-from .transport import Transport, transport_for
+from .transport import transport_for
 
 if TYPE_CHECKING:
     from .shared_cache import SharedCache, SharedTokens
@@ -98,7 +98,7 @@ class Credentials(httpx.Auth):
         self.shared_cache = shared_cache  # resolved through the plugins on the first local miss
         self._shared: SharedTokens | None = None
         self._host = plugin_host
-        self._transport: Transport | None = None
+        self._route: Route | None = None
         # Nothing else: the TLS context, the connections and the store are shared by the process and
         # made on the first exchange, so a Credentials per job costs microseconds.
 
@@ -182,12 +182,13 @@ class Credentials(httpx.Auth):
             claims = build_claims(self.consumer_key, self.username, self.audience, lifetime=self.assertion_lifetime)
             return sign_assertion(claims, signer)
 
-    def transport(self) -> Transport:
-        """The process-wide connections for this TLS configuration."""
-        transport = self._transport
-        if transport is None:
-            transport = self._transport = transport_for(self.verify)
-        return transport
+    def route(self) -> Route:
+        """Where the exchanges go: the token URL through the process-wide connections for this TLS
+        configuration (and the proxy, if one applies), worked out on the first exchange."""
+        route = self._route
+        if route is None:
+            route = self._route = Route(transport_for(self.verify), self.token_url)
+        return route
 
     def _shared_tokens(self) -> SharedTokens | None:
         """The shared (fleet) cache's coordination, resolved on the first local miss; None for local."""

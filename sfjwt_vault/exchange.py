@@ -118,20 +118,29 @@ def total_timeout(timeout: float | httpx.Timeout) -> float:
     return float(timeout)
 
 
-class Exchange:
-    """One prepared request: where to POST, through which transport, within which bounds."""
+class Route:
+    """Where one `Credentials` POSTs: the URL, its host, its proxy (if any) and the shared transport.
+    Worked out once, on the first exchange."""
 
-    __slots__ = ("host", "proxy", "timeouts", "transport", "until", "url")
+    __slots__ = ("host", "proxy", "transport", "url")
 
-    def __init__(self, transport: Transport, token_url: str, timeout: float, until: float) -> None:
+    def __init__(self, transport: Transport, token_url: str) -> None:
         parts = urlsplit(token_url)
         self.transport = transport
         self.url = token_url
         self.host = parts.hostname or ""
         self.proxy = proxy_for(parts.scheme, self.host)
+
+
+class Exchange:
+    """One attempt: a route and the bounds of this attempt."""
+
+    __slots__ = ("host", "proxy", "timeouts", "transport", "until", "url")
+
+    def __init__(self, route: Route, timeout: float, until: float) -> None:
+        self.transport, self.url, self.host, self.proxy = route.transport, route.url, route.host, route.proxy
         self.until = min(until, time.monotonic() + timeout)
-        connect = min(CONNECT_TIMEOUT, timeout)
-        self.timeouts = {"connect": connect, "read": timeout, "write": timeout, "pool": timeout}
+        self.timeouts = {"connect": min(CONNECT_TIMEOUT, timeout), "read": timeout, "write": timeout, "pool": timeout}
 
     def content(self, assertion: str) -> bytes:
         return urlencode(request_body(assertion)).encode("ascii")

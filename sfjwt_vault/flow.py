@@ -225,7 +225,7 @@ def _exchange(creds: Credentials, attempts: Attempts) -> Flow[AccessToken]:
         try:
             if assertion is None:
                 assertion = yield Call(creds.mint_assertion, key, until=attempts.deadline)
-            exchange = Exchange(creds.transport(), creds.token_url, creds.timeout, attempts.deadline)
+            exchange = Exchange(creds.route(), creds.timeout, attempts.deadline)
             raw: RawResponse = yield Post(exchange, assertion)
             token = read_token_response(raw)
             _check_clock(raw, exchange.host)

@@ -272,12 +272,15 @@ def _ssl_context(verify: Verify) -> ssl.SSLContext:
 # -- proxies -----------------------------------------------------------------------------------------
 
 
+_PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
 def proxy_for(scheme: str, host: str) -> str | None:
     """The proxy for an exchange: none for loopback or plain http, else HTTPS_PROXY/ALL_PROXY unless
     NO_PROXY exempts the host."""
     if scheme != "https" or is_loopback(host):
         return None
-    if not any(name[-6:].lower() == "_proxy" for name in os.environ):
+    if not any(os.environ.get(name) for name in _PROXY_VARIABLES):
         return None
     import urllib.request
 

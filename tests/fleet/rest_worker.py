@@ -17,34 +17,14 @@ import time
 from typing import Any
 
 import httpx
-import sfjwt_vault_aws
-import sfjwt_vault_file
-import sfjwt_vault_hashicorp
 
-from sfjwt_vault import Credentials
-from sfjwt_vault.cache import TokenCache
-from sfjwt_vault.plugins import PluginHost
+from tests.fleet.worker import instance_credentials
 
 PATH = "/services/data/v65.0/limits"
 
 
 def main(settings: dict[str, Any]) -> dict[str, Any]:
-    host = PluginHost(load_entry_points=False)
-    host.register(sfjwt_vault_file, "file")
-    host.register(sfjwt_vault_aws, "aws")
-    host.register(sfjwt_vault_hashicorp, "vault")
-    cache = settings["cache"]
-    creds = Credentials(
-        settings["consumer_key"],
-        settings["username"],
-        settings["key"],
-        audience=settings["audience"],
-        token_url=settings["token_url"],
-        cache=TokenCache(),
-        shared_cache=None if cache == "local" else cache,
-        plugin_host=host,
-    )
-    creds._shared_tokens()  # resolve the store (and build its SDK clients) before the run
+    creds = instance_credentials(settings)
     statuses: collections.Counter[str] = collections.Counter()
     errors: list[str] = []
     lock = threading.Lock()

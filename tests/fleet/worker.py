@@ -29,7 +29,9 @@ from sfjwt_vault.cache import TokenCache
 from sfjwt_vault.plugins import PluginHost
 
 
-def main(settings: dict[str, Any]) -> dict[str, Any]:
+def instance_credentials(settings: dict[str, Any]) -> Credentials:
+    """This instance's Credentials: its own cache and plugin host, the fleet's shared cache (resolved
+    now, with its SDK clients, so the burst measures the tokens and not the set-up)."""
     host = PluginHost(load_entry_points=False)
     host.register(sfjwt_vault_file, "file")
     host.register(sfjwt_vault_aws, "aws")
@@ -46,7 +48,12 @@ def main(settings: dict[str, Any]) -> dict[str, Any]:
         shared_cache=None if cache == "local" else cache,
         plugin_host=host,
     )
-    creds._shared_tokens()  # resolve the store before the burst (its SDK clients are made on first use)
+    creds._shared_tokens()
+    return creds
+
+
+def main(settings: dict[str, Any]) -> dict[str, Any]:
+    creds = instance_credentials(settings)
     fingerprints: list[str] = []
     errors: list[str] = []
     lock = threading.Lock()

@@ -12,8 +12,10 @@ import binascii
 import collections
 import hashlib
 import json
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -147,6 +149,13 @@ class TokenCache:
         self._cooldowns: dict[CacheKey, Cooldown] = {}
         self._lock = threading.Lock()
         self.flights = SingleFlight()
+        _caches.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's flights have no leader here, and its locks may be held by
+        threads that do not exist here. Tokens, dead tokens and cooldowns stay valid."""
+        self._lock = threading.Lock()
+        self.flights = SingleFlight()
 
     def get(self, key: CacheKey, now: float | None = None) -> AccessToken | None:
         entry = self._entries.get(key)
@@ -223,6 +232,16 @@ def _mark(token: AccessToken) -> bytes:
     """What the dead-token memory keeps: a digest, not the token."""
     return hashlib.sha256(token.access_token.encode()).digest()
 
+
+_caches: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for cache in list(_caches):
+        cache._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 # One cache per process by default, so several Credentials for the same app and user share a session.
 default_cache = TokenCache()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -347,6 +348,16 @@ class LeaseKeeper:
 
 _registry: weakref.WeakKeyDictionary[Any, dict[str, SharedTokens]] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """A forked child starts with fresh coordination: no lock held by a parent's thread, no lease keeper."""
+    global _registry_lock
+    _registry.clear()
+    _registry_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def shared_tokens(ref: str, host: Any) -> SharedTokens | None:

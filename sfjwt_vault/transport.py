@@ -189,6 +189,8 @@ class Transport:
         if pool is None:
             context = self.ssl_context()
             with self._lock:
+                for old in [old for old in self._async_pools if old.is_closed()]:
+                    del self._async_pools[old]  # its connections hold the loop: dropped here, not by weakref
                 pools = self._async_pools.setdefault(loop, {})
                 pool = pools.get(proxy)
                 if pool is None:
@@ -226,12 +228,23 @@ def transport_for(verify: Verify) -> Transport:
 
 
 def close_all() -> None:
-    """Close and forget every shared transport (tests; an application that forks after exchanging)."""
+    """Close and forget every shared transport (tests; an application that wants its sockets closed)."""
     with _transports_lock:
         found = list(_transports.values())
         _transports.clear()
     for transport in found:
         transport.close()
+
+
+def _forget_after_fork() -> None:
+    """A forked child must not use its parent's connections (one TLS session on two processes), nor a
+    lock another thread of the parent held at the fork: it starts with no transports."""
+    global _transports_lock
+    _transports.clear()
+    _transports_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _tls_key(verify: Verify) -> Hashable:

@@ -375,3 +375,31 @@ def test_a_token_seen_dying_is_never_cached_again(salesforce_app: SalesforceApp,
     fresh = creds.get_token()
     assert fresh.access_token != dead.access_token
     assert salesforce_app.emulator.exchange_count == 2
+
+
+def test_a_forked_child_does_not_wait_for_its_parents_flight(salesforce_app: SalesforceApp, host: PluginHost) -> None:
+    """A fork while another thread leads a flight: the flight has no leader in the child, so the child
+    must start its own (and use its own connections), not wait for one that never lands."""
+    import os
+    import warnings
+
+    creds = credentials_for(salesforce_app, host)
+    salesforce_app.emulator.inject("stall", seconds=1.0)
+    leader = threading.Thread(target=creds.get_token)
+    leader.start()
+    for _ in range(100):
+        if salesforce_app.emulator.exchange_count:
+            break
+        time.sleep(0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "multi-threaded, fork() may deadlock": the point
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        try:
+            os._exit(0 if creds.get_token().access_token else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    leader.join()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert salesforce_app.emulator.exchange_count == 2

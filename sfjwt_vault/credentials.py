@@ -21,17 +21,17 @@ from .assertion import DEFAULT_LIFETIME, build_claims, sign_assertion
 from .cache import DEFAULT_REFRESH_MARGIN, DEFAULT_SESSION_LIFETIME, CacheKey, TokenCache, default_cache
 from .errors import ConfigurationError
 from .events import consumer_key_hint
-from .exchange import DEFAULT_TIMEOUT, Route, total_timeout
+from .exchange import DEFAULT_TIMEOUT, total_timeout
 from .flow import arun, run, token_flow
 from .keyref import KeyRef
 from .keys import open_signer
 from .plugins import PluginHost, get_host
 from .retry import RetryPolicy
 from .token import AccessToken
-from .transport import transport_for
 
 if TYPE_CHECKING:
     from .shared_cache import SharedCache, SharedTokens
+    from .transport import Route
 
 # asyncio is imported by the async methods on first use: it is ~15 ms of `import sfjwt_vault` otherwise,
 # and synchronous callers never need it.
@@ -187,6 +187,8 @@ class Credentials(httpx.Auth):
         configuration (and the proxy, if one applies), worked out on the first exchange."""
         route = self._route
         if route is None:
+            from .transport import Route, transport_for  # the wire is imported on the first exchange
+
             route = self._route = Route(transport_for(self.verify), self.token_url)
         return route
 

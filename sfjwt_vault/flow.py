@@ -35,7 +35,7 @@ from .errors import (
     TransientError,
 )
 from .events import ExchangeFailed, TokenIssued, consumer_key_hint
-from .exchange import Exchange, RawResponse, apost, post, read_token_response, server_time
+from .exchange import RawResponse, read_token_response, server_time
 from .retry import Attempts
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .keyref import KeyRef
     from .shared_cache import SharedTokens, Ticket
     from .token import AccessToken
+    from .transport import Exchange
 
 log = logging.getLogger("sfjwt_vault")
 
@@ -225,7 +226,7 @@ def _exchange(creds: Credentials, attempts: Attempts) -> Flow[AccessToken]:
         try:
             if assertion is None:
                 assertion = yield Call(creds.mint_assertion, key, until=attempts.deadline)
-            exchange = Exchange(creds.route(), creds.timeout, attempts.deadline)
+            exchange = creds.route().exchange(creds.timeout, attempts.deadline)
             raw: RawResponse = yield Post(exchange, assertion)
             token = read_token_response(raw)
             _check_clock(raw, exchange.host)
@@ -329,7 +330,7 @@ def run(flow: Flow[T]) -> T:
 
 def _perform(action: Action) -> Any:
     if isinstance(action, Post):
-        return post(action.exchange, action.assertion)
+        return action.exchange.post(action.assertion)
     if isinstance(action, Call):
         return action.fn(*action.args)  # a blocking backend on a thread cannot be cut; its own timeouts apply
     if isinstance(action, Store):
@@ -363,7 +364,7 @@ async def _aperform(action: Action) -> Any:
     import asyncio
 
     if isinstance(action, Post):
-        return await apost(action.exchange, action.assertion)
+        return await action.exchange.apost(action.assertion)
     if isinstance(action, Call):
         try:
             return await asyncio.wait_for(asyncio.to_thread(action.fn, *action.args), _left(action.until))

@@ -1,4 +1,7 @@
-"""Connections to the token endpoint: shared per TLS configuration, cut at a deadline, proxied only as ciphertext.
+"""The wire of the token exchange: shared connections, cut at a deadline, proxied only as ciphertext.
+
+Imported on the first exchange, not by `import sfjwt_vault` (httpcore and its dependencies are ~20 ms
+that httpx itself only imports when a client is made).
 
 - **Shared.** One TLS context and one connection pool per TLS configuration (the `verify` setting: the
   default trust, a CA bundle file, an `ssl.SSLContext` of your own, which may carry a client
@@ -27,14 +30,17 @@ import ssl
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import httpcore
+import httpx
 
 from .endpoints import is_loopback
-from .errors import ConfigurationError
+from .errors import ConfigurationError, SfjwtError, TransientError, scrub
+from .exchange import CONNECT_TIMEOUT, RawResponse, encoded_body
 
 if TYPE_CHECKING:
     import asyncio
@@ -42,6 +48,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("sfjwt_vault")
 
 KEEPALIVE_EXPIRY = 30.0  # seconds an idle connection is kept; exchanges are minutes apart, bursts are not
+MAX_RESPONSE_BYTES = 1024 * 1024
+_REQUEST_HEADERS = [
+    (b"Accept", b"application/json"),
+    (b"Accept-Encoding", b"gzip, deflate"),
+    (b"User-Agent", b"sfjwt-vault"),
+    (b"Content-Type", b"application/x-www-form-urlencoded"),
+]
+_TRANSPORT_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+)
 
 # The instant (time.monotonic()) the current exchange must be over, or None outside an exchange. A
 # context variable: each thread and each asyncio task has its own.
@@ -325,3 +345,149 @@ def _proxy(url: str | None, context: ssl.SSLContext) -> httpcore.Proxy | None:
     auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
     netloc = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
     return httpcore.Proxy(f"{parts.scheme}://{netloc}", auth=auth, ssl_context=context)
+
+
+# -- the exchange ------------------------------------------------------------------------------------
+
+
+class Route:
+    """Where one `Credentials` POSTs: the URL, its host, its proxy (if any) and the shared transport.
+    Worked out once, on the first exchange."""
+
+    __slots__ = ("host", "proxy", "transport", "url")
+
+    def __init__(self, transport: Transport, token_url: str) -> None:
+        parts = urlsplit(token_url)
+        self.transport = transport
+        self.url = token_url
+        self.host = parts.hostname or ""
+        self.proxy = proxy_for(parts.scheme, self.host)
+
+    def exchange(self, timeout: float, until: float) -> Exchange:
+        """An attempt on this route, over by `timeout` from now and never after `until`."""
+        return Exchange(self, timeout, until)
+
+
+class Exchange:
+    """One attempt: a route and the bounds of this attempt."""
+
+    __slots__ = ("host", "proxy", "timeouts", "transport", "until", "url")
+
+    def __init__(self, route: Route, timeout: float, until: float) -> None:
+        self.transport, self.url, self.host, self.proxy = route.transport, route.url, route.host, route.proxy
+        self.until = min(until, time.monotonic() + timeout)
+        self.timeouts = {"connect": min(CONNECT_TIMEOUT, timeout), "read": timeout, "write": timeout, "pool": timeout}
+
+    def post(self, assertion: str) -> RawResponse:
+        return post(self, assertion)
+
+    async def apost(self, assertion: str) -> RawResponse:
+        return await apost(self, assertion)
+
+
+def post(exchange: Exchange, assertion: str) -> RawResponse:
+    """POST the assertion and read the answer, all of it before `exchange.until`."""
+    token = deadline.set(exchange.until)
+    try:
+        pool = exchange.transport.pool(exchange.proxy)
+        with pool.stream(
+            "POST",
+            exchange.url,
+            headers=_REQUEST_HEADERS,
+            content=encoded_body(assertion),
+            extensions={"timeout": exchange.timeouts},
+        ) as response:
+            body = CappedBody()
+            for chunk in response.iter_stream():
+                body.add(chunk)
+            return body.response(response)
+    except _TRANSPORT_ERRORS as exc:
+        raise network_error(exc, exchange.host) from None
+    finally:
+        deadline.reset(token)
+
+
+async def apost(exchange: Exchange, assertion: str) -> RawResponse:
+    """`post` on the running event loop's pool."""
+    token = deadline.set(exchange.until)
+    try:
+        pool = exchange.transport.async_pool(exchange.proxy)
+        async with pool.stream(
+            "POST",
+            exchange.url,
+            headers=_REQUEST_HEADERS,
+            content=encoded_body(assertion),
+            extensions={"timeout": exchange.timeouts},
+        ) as response:
+            body = CappedBody()
+            async for chunk in response.aiter_stream():
+                body.add(chunk)
+            return body.response(response)
+    except _TRANSPORT_ERRORS as exc:
+        raise network_error(exc, exchange.host) from None
+    finally:
+        deadline.reset(token)
+
+
+def network_error(exc: Exception, host: str) -> SfjwtError:
+    """A library error for a transport failure, saying how far the exchange got; never the request."""
+    name = type(exc).__name__
+    if isinstance(exc, httpcore.TimeoutException):
+        phase = {"ConnectTimeout": "connecting to", "PoolTimeout": "waiting for a connection to"}.get(
+            name, "talking to"
+        )
+        return TransientError(f"timed out {phase} {host} ({name})", hint="retry; check egress, or raise SFJWT_TIMEOUT")
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return ConfigurationError(
+            f"TLS certificate verification failed for {host}",
+            hint="behind a TLS-inspecting proxy, pass its CA bundle (--ca-bundle / SFJWT_CA_BUNDLE)",
+        )
+    detail = scrub(str(exc))
+    if isinstance(exc, httpcore.ProxyError):
+        return TransientError(
+            f"the proxy refused the tunnel to {host}: {detail}",
+            hint="check HTTPS_PROXY / ALL_PROXY, the proxy's allow-list, or exempt the host with NO_PROXY",
+        )
+    if isinstance(exc, httpcore.ConnectError):
+        return TransientError(
+            f"could not reach {host}: {name}: {detail}", hint="check the token URL, DNS and egress (proxy, firewall)"
+        )
+    return TransientError(
+        f"the connection to {host} broke during the token exchange ({name}: {detail})",
+        hint="a reset or a server that closed mid-answer: retried automatically; if it persists, check "
+        "the network path (proxy, load balancer)",
+    )
+
+
+class CappedBody:
+    """Collects a response body, refusing to read past MAX_RESPONSE_BYTES."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > MAX_RESPONSE_BYTES:
+            raise TransientError(
+                f"the token endpoint's answer exceeds {MAX_RESPONSE_BYTES} bytes; not read further",
+                hint="this is not a Salesforce token response: check the token URL",
+            )
+
+    def response(self, response: httpcore.Response) -> RawResponse:
+        headers = httpx.Headers(response.headers)
+        return RawResponse(response.status, headers, _decode(headers, self.data))
+
+
+def _decode(headers: httpx.Headers, body: bytearray) -> bytes:
+    """Undo content encoding ourselves, since we read raw bytes to enforce the cap."""
+    encoding = headers.get("content-encoding", "").lower()
+    if encoding in ("", "identity"):
+        return bytes(body)
+    if encoding in ("gzip", "deflate"):
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        out = decoder.decompress(bytes(body), MAX_RESPONSE_BYTES + 1)
+        if len(out) > MAX_RESPONSE_BYTES:
+            raise TransientError("the token endpoint's decompressed answer is too large")
+        return out
+    raise TransientError(f"the token endpoint used an unsupported content encoding {encoding!r}")

@@ -27,12 +27,20 @@ def _load_libc() -> ctypes.CDLL | None:
     with _libc_lock:
         if not _libc_loaded:
             if sys.platform.startswith("linux"):
-                import ctypes.util
+                import ctypes
 
+                # The process's own symbols already include libc's (glibc and musl alike): no
+                # ctypes.util.find_library, which runs `ldconfig -p` in a subprocess (~10 ms of a cold start).
                 try:
-                    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-                except OSError:  # pragma: no cover - no libc: hardening is best effort
-                    _libc = None
+                    _libc = ctypes.CDLL(None, use_errno=True)
+                    _libc.mlock  # noqa: B018 - present, or fall back to looking libc up
+                except (OSError, AttributeError):  # pragma: no cover - an unusual libc
+                    import ctypes.util
+
+                    try:
+                        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+                    except OSError:  # no libc: hardening is best effort
+                        _libc = None
             _libc_loaded = True
     return _libc
 

@@ -203,6 +203,37 @@ def test_a_slow_exchange_with_a_short_lease_costs_at_most_one_extra_login(
     assert salesforce_app.emulator.exchange_count <= 2
 
 
+def test_waiting_for_a_lease_ends_at_the_retry_deadline(
+    cache_url: str, salesforce_app: SalesforceApp, fleet_host: PluginHost
+) -> None:
+    """Another instance holds the lease and keeps renewing it without ever publishing (alive, but its
+    exchange hangs): a waiter gives up at its own retry deadline with a TransientError, no login."""
+    store = fleet_host.shared_cache(cache_url)
+    creds = credentials_for(
+        salesforce_app,
+        fleet_host,
+        shared_cache=cache_url,
+        retry=RetryPolicy(max_attempts=2, base_delay=0.1, max_delay=0.1, deadline=2.0),
+    )
+    lease = store.try_acquire(creds.cache_key, 1.0)
+    assert lease is not None
+    stop = threading.Event()
+
+    def holder() -> None:
+        while not stop.wait(0.3):
+            store.renew(creds.cache_key, lease, 1.0)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        with pytest.raises(errors.TransientError, match="held the mint lease"):
+            creds.get_token()
+    finally:
+        stop.set()
+        thread.join()
+    assert salesforce_app.emulator.exchange_count == 0
+
+
 # -- the fleet backs off together after `login rate exceeded` (issue 21 item 3) --------------------------------------
 
 

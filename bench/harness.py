@@ -62,14 +62,17 @@ def timed_ms(fn: Callable[[], Any]) -> float:
 
 
 def interleaved_ms(contenders: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
-    """Each contender once to warm up, then `rounds` rounds of A B C, A B C, ...: machine noise hits
-    every contender alike, so their ratios hold on a shared machine."""
+    """Each contender once to warm up, then `rounds` rounds of A B C, B C A, C A B, ...: machine noise
+    hits every contender alike, and each takes each place in the round equally often (the one after a
+    heavy contender pays for its garbage), so their ratios hold on a shared machine."""
     for fn in contenders.values():
         fn()
+    names = list(contenders)
     samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            samples[name].append(timed_ms(fn))
+    for round_ in range(rounds):
+        start = round_ % len(names)
+        for name in names[start:] + names[:start]:
+            samples[name].append(timed_ms(contenders[name]))
     return samples
 
 

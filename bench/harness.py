@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import certifi
 from cryptography.hazmat.primitives import serialization
 
 from sfjwt_vault.testing import SalesforceEmulator, make_test_keypair, make_tls_context
@@ -61,14 +62,17 @@ def timed_ms(fn: Callable[[], Any]) -> float:
 
 
 def interleaved_ms(contenders: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
-    """Each contender once to warm up, then `rounds` rounds of A B C, A B C, ...: machine noise hits
-    every contender alike, so their ratios hold on a shared machine."""
+    """Each contender once to warm up, then `rounds` rounds of A B C, B C A, C A B, ...: machine noise
+    hits every contender alike, and each takes each place in the round equally often (the one after a
+    heavy contender pays for its garbage), so their ratios hold on a shared machine."""
     for fn in contenders.values():
         fn()
+    names = list(contenders)
     samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            samples[name].append(timed_ms(fn))
+    for round_ in range(rounds):
+        start = round_ % len(names)
+        for name in names[start:] + names[:start]:
+            samples[name].append(timed_ms(contenders[name]))
     return samples
 
 
@@ -83,9 +87,10 @@ class Org:
     consumer_key: str
     username: str
     key_path: Path
-    ca_path: Path
+    ca_path: Path  # the throwaway CA alone
     key_pem: bytes
     workdir: Path
+    bundle_path: Path  # certifi's CA bundle plus the throwaway CA: what a TLS set-up really loads
 
     @property
     def port(self) -> int:
@@ -108,11 +113,13 @@ def started_org() -> Iterator[Org]:
             handle.write(key_pem)
         ca_path = workdir / "ca.pem"
         ca_path.write_bytes(ca_pem)
+        bundle_path = workdir / "bundle.pem"
+        bundle_path.write_bytes(Path(certifi.where()).read_bytes() + ca_pem)
         # Every exchange is a login: lift the per-user hourly cap, the benchmark makes thousands.
         with SalesforceEmulator(ssl_context=context, login_rate_limit=10**9) as emulator:
             app = emulator.add_app(cert_pem)
             emulator.add_user(USERNAME)
-            yield Org(emulator, app.consumer_key, USERNAME, key_path, ca_path, key_pem, workdir)
+            yield Org(emulator, app.consumer_key, USERNAME, key_path, ca_path, key_pem, workdir, bundle_path)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,9 @@ class _SignerRS256(Algorithm):
     """RS256 for PyJWT where the 'key' is a Signer: the private key (if any) stays inside it."""
 
     def prepare_key(self, key: Any) -> Any:
-        if not isinstance(key, Signer):
+        # Duck-typed, not isinstance(key, Signer): since Python 3.12 a runtime-checkable Protocol
+        # ignores __getattr__, so a signer behind a delegating wrapper would be refused.
+        if not callable(getattr(key, "sign", None)):
             raise TypeError("expected a Signer")
         return key
 

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
+import hashlib
 import json
+import os
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from typing import NamedTuple
 
+from .errors import SalesforceAuthError
 from .token import AccessToken
 
 # Salesforce sessions default to 2 hours and slide with use, but an admin can set the timeout as low as
@@ -21,6 +27,7 @@ from .token import AccessToken
 # assumed alive too long costs a failed request (then a re-mint, on the 401 path).
 DEFAULT_SESSION_LIFETIME = 15 * 60.0
 DEFAULT_REFRESH_MARGIN = 60.0
+DEAD_TOKENS_KEPT = 8  # per cache key: more than a session's worth of late 401s
 
 
 class CacheKey(NamedTuple):
@@ -63,16 +70,41 @@ def _jwt_exp(access_token: str) -> float | None:
 
 
 class Flight:
-    """One mint in progress. Callers arriving meanwhile wait on it and share its result or error."""
+    """One mint in progress. Callers arriving meanwhile wait on it and share its result or error.
+
+    Threads wait on `done`; asyncio tasks of any event loop register a callback with `notify` (called
+    from the landing thread, so it must be thread-safe: `loop.call_soon_threadsafe`). A flight that
+    lands with neither token nor error (its leader was cancelled) tells followers to try again.
+    """
+
+    __slots__ = ("_callbacks", "_lock", "done", "error", "token")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.token: AccessToken | None = None
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def notify(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once when the flight lands (at once if it already has)."""
+        with self._lock:
+            if not self.done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def land(self) -> None:
+        with self._lock:
+            self.done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
 
 
 class SingleFlight:
-    """Per-key leader election for thread callers: one leader mints, followers wait for its outcome.
+    """Per-key leader election for every caller of the process, threads and tasks alike: one leader
+    mints, followers wait (bounded by their deadline) for its outcome.
 
     A failed mint is shared with the followers that were waiting for it (they do not all retry at
     once) and is not cached: the next caller after it starts a new flight.
@@ -95,14 +127,33 @@ class SingleFlight:
         with self._lock:
             if self._flights.get(key) is flight:
                 del self._flights[key]
-        flight.done.set()
+        flight.land()
+
+
+class Cooldown(NamedTuple):
+    until: float  # time.time() instant
+    error: SalesforceAuthError
 
 
 class TokenCache:
-    """Thread-safe in-process cache. `get` is a dict read: the warm path takes no lock."""
+    """Thread-safe in-process cache. `get` is a dict read: the warm path takes no lock.
+
+    Besides the tokens it keeps, per cache key, what the process learnt about that app and user: the
+    tokens it saw die (never adopted again, from the shared store or a late flight) and the login-rate
+    cooldown (every `Credentials` for the key backs off together).
+    """
 
     def __init__(self) -> None:
         self._entries: dict[CacheKey, CachedToken] = {}
+        self._dead: dict[CacheKey, collections.deque[bytes]] = {}
+        self._cooldowns: dict[CacheKey, Cooldown] = {}
+        self._lock = threading.Lock()
+        self.flights = SingleFlight()
+        _caches.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's flights have no leader here, and its locks may be held by
+        threads that do not exist here. Tokens, dead tokens and cooldowns stay valid."""
         self._lock = threading.Lock()
         self.flights = SingleFlight()
 
@@ -112,25 +163,63 @@ class TokenCache:
             return entry.token
         return None
 
-    def put(self, key: CacheKey, token: AccessToken, *, expires_at: float, margin: float) -> None:
+    def peek(self, key: CacheKey) -> AccessToken | None:
+        """The cached token, fresh or not."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry.token
+
+    def put(self, key: CacheKey, token: AccessToken, *, expires_at: float, margin: float) -> bool:
+        """Keep `token` until its refresh time; False (nothing kept) if this process saw it die."""
         lifetime = max(expires_at - time.time(), 0.0)
         # Refresh ahead by the margin, but never sooner than halfway through a short session.
         refresh_at = expires_at - min(margin, lifetime / 2)
+        mark = _mark(token)
         with self._lock:
+            if mark in self._dead.get(key, ()):
+                return False
             self._entries[key] = CachedToken(token, expires_at, refresh_at)
+            return True
 
     def invalidate(self, key: CacheKey, token: AccessToken | None = None) -> bool:
-        """Drop the entry; with `token`, only if it is still that token (never a newer one)."""
+        """Drop the entry; with `token`, only if it is still that token (never a newer one), and
+        remember that `token` is dead so it is never cached again."""
         with self._lock:
+            if token is not None:
+                dead = self._dead.setdefault(key, collections.deque(maxlen=DEAD_TOKENS_KEPT))
+                mark = _mark(token)
+                if mark not in dead:
+                    dead.append(mark)
             entry = self._entries.get(key)
             if entry is None or (token is not None and entry.token.access_token != token.access_token):
                 return False
             del self._entries[key]
             return True
 
+    def is_dead(self, key: CacheKey, token: AccessToken) -> bool:
+        dead = self._dead.get(key)
+        return dead is not None and _mark(token) in dead
+
+    def cooldown(self, key: CacheKey) -> Cooldown | None:
+        """The login-rate cooldown of `key` if it still runs."""
+        cooldown = self._cooldowns.get(key)
+        if cooldown is None or cooldown.until > time.time():
+            return cooldown
+        with self._lock:
+            if self._cooldowns.get(key) is cooldown:
+                del self._cooldowns[key]
+        return None
+
+    def cool_down(self, key: CacheKey, until: float, error: SalesforceAuthError) -> None:
+        with self._lock:
+            current = self._cooldowns.get(key)
+            if current is None or current.until < until:
+                self._cooldowns[key] = Cooldown(until, error)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._dead.clear()
+            self._cooldowns.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -138,6 +227,21 @@ class TokenCache:
     def __repr__(self) -> str:
         return f"<TokenCache {len(self._entries)} sessions>"
 
+
+def _mark(token: AccessToken) -> bytes:
+    """What the dead-token memory keeps: a digest, not the token."""
+    return hashlib.sha256(token.access_token.encode()).digest()
+
+
+_caches: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for cache in list(_caches):
+        cache._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 # One cache per process by default, so several Credentials for the same app and user share a session.
 default_cache = TokenCache()

@@ -7,10 +7,7 @@ dropped when the signer closes, right after signing.
 
 from __future__ import annotations
 
-import hmac
 import os
-import secrets
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,17 +25,18 @@ from .signer import LocalSigner, Signer
 MIN_RSA_BITS = 2048
 MAX_KEY_BYTES = 64 * 1024  # a 16384-bit encrypted PEM is ~13 KiB; anything far larger is not a key
 
-# Full RSA key validation costs ~45 ms per load. A key whose exact PEM bytes were validated before in
-# this process is loaded without repeating it. The set holds HMACs under a per-process random key, so
-# it cannot be used to test guesses of a key; a changed key (rotation) is simply validated again.
-_validated: set[bytes] = set()
-_validated_lock = threading.Lock()
-_hmac_key = secrets.token_bytes(32)
+# cryptography validates an RSA key on load (primality of p and q, and the CRT values against them):
+# ~35 ms of every cold start, paid again for the same key. The token path skips it; `sfjwt doctor`
+# (full_check=True) does it. Why that is safe is written down in docs/security.md ("Key validation"):
+# the key comes from the user's own store, and OpenSSL checks every CRT signature it makes against the
+# public key before returning it, so a damaged key gives a signature Salesforce refuses, never one
+# that reveals the key.
 
 
 @contextmanager
-def open_signer(ref: str | KeyRef, host: PluginHost | None = None) -> Iterator[Signer]:
-    """Yield a signer for one mint. Remote signers are used as they are; local keys are wiped after."""
+def open_signer(ref: str | KeyRef, host: PluginHost | None = None, *, full_check: bool = False) -> Iterator[Signer]:
+    """Yield a signer for one mint. Remote signers are used as they are; local keys are wiped after.
+    `full_check` validates the key's mathematics (the doctor's check; the token path skips it)."""
     key_ref = KeyRef.parse(ref)
     host = host or get_host()
     remote = host.remote_signer(key_ref)
@@ -47,7 +45,7 @@ def open_signer(ref: str | KeyRef, host: PluginHost | None = None) -> Iterator[S
         return
     buffer = host.fetch_key(key_ref)
     try:
-        signer = LocalSigner(load_private_key(buffer, passphrase=_passphrase(key_ref)))
+        signer = LocalSigner(load_private_key(buffer, passphrase=_passphrase(key_ref), full_check=full_check))
     finally:
         buffer.wipe()
     try:
@@ -56,25 +54,21 @@ def open_signer(ref: str | KeyRef, host: PluginHost | None = None) -> Iterator[S
         signer.close()
 
 
-def load_private_key(buffer: SecretBuffer, *, passphrase: bytes | None = None) -> RSAPrivateKey:
+def load_private_key(
+    buffer: SecretBuffer, *, passphrase: bytes | None = None, full_check: bool = False
+) -> RSAPrivateKey:
     """Parse a PEM RSA private key (PKCS#1 or PKCS#8, optionally encrypted) straight from the buffer."""
     _unescape_newlines(buffer)
     view = buffer.view()
     try:
         if len(view) == 0:
             raise KeyFormatError("the key is empty", hint="check the secret holds the PEM private key")
-        digest = hmac.digest(_hmac_key, view, "sha256")
-        with _validated_lock:
-            known = digest in _validated
         der = pem_to_der(buffer)
         try:
-            key = _parse(view, passphrase, skip_validation=known, der=der)
+            key = _parse(view, passphrase, skip_validation=not full_check, der=der)
         finally:
             if der is not None:
                 der.wipe()
-        if not known:
-            with _validated_lock:
-                _validated.add(digest)
     finally:
         view.release()
     if not isinstance(key, RSAPrivateKey):
@@ -119,7 +113,7 @@ def _parse(
         error = KeyFormatError("the key uses an unsupported algorithm", hint="use an RSA key (`sfjwt keygen`)")
     except ValueError:
         error = KeyFormatError(
-            "the key could not be read as a PEM private key (malformed, truncated, wrong passphrase, "
+            "the key could not be read as a PEM private key (malformed, truncated, inconsistent, wrong passphrase, "
             "or a certificate/public key where the private key was expected)",
             hint="the secret must hold the whole '-----BEGIN PRIVATE KEY-----' (or RSA PRIVATE KEY) block",
         )

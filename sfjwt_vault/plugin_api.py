@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         fingerprint,
         key_hash,
         lease_seconds,
+        timeout_seconds,
         token_from_bytes,
         token_to_bytes,
     )
@@ -54,6 +55,7 @@ _SHARED_CACHE_NAMES = frozenset(
         "fingerprint",
         "key_hash",
         "lease_seconds",
+        "timeout_seconds",
         "token_from_bytes",
         "token_to_bytes",
     }
@@ -86,6 +88,7 @@ __all__ = [
     "lease_seconds",
     "quiet_sdk_logs",
     "scrub",
+    "timeout_seconds",
     "token_from_bytes",
     "token_to_bytes",
     "wipe",

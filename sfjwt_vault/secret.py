@@ -27,12 +27,20 @@ def _load_libc() -> ctypes.CDLL | None:
     with _libc_lock:
         if not _libc_loaded:
             if sys.platform.startswith("linux"):
-                import ctypes.util
+                import ctypes
 
+                # The process's own symbols already include libc's (glibc and musl alike): no
+                # ctypes.util.find_library, which runs `ldconfig -p` in a subprocess (~10 ms of a cold start).
                 try:
-                    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-                except OSError:  # pragma: no cover - no libc: hardening is best effort
-                    _libc = None
+                    _libc = ctypes.CDLL(None, use_errno=True)
+                    _libc.mlock  # noqa: B018 - present, or fall back to looking libc up
+                except (OSError, AttributeError):  # pragma: no cover - an unusual libc
+                    import ctypes.util
+
+                    try:
+                        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+                    except OSError:  # no libc: hardening is best effort
+                        _libc = None
             _libc_loaded = True
     return _libc
 
@@ -41,6 +49,10 @@ def wipe(buffer: bytearray | memoryview) -> None:
     """Overwrite every byte of a mutable buffer with zeros."""
     import ctypes
 
+    if type(buffer) is bytearray:  # the common case, without a view: ~1 µs
+        if buffer:
+            ctypes.memset(ctypes.addressof(ctypes.c_char.from_buffer(buffer)), 0, len(buffer))
+        return
     view = memoryview(buffer).cast("B")
     if view.nbytes:
         ctypes.memset((ctypes.c_char * view.nbytes).from_buffer(view), 0, view.nbytes)
@@ -144,28 +156,53 @@ class SecretBuffer:
 
 def _harden(buf: bytearray) -> bool:
     """mlock the buffer and mark its pages MADV_DONTDUMP. Silently skipped where not permitted."""
-    libc: Any = _load_libc()
-    if libc is None or not buf:
+    calls = _memory_calls()
+    if calls is None or not buf:
         return False
     import ctypes
-    import mmap
 
+    mlock, madvise, _, page, dontdump = calls
     try:
-        address = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
-        locked = bool(libc.mlock(ctypes.c_void_p(address), ctypes.c_size_t(len(buf))) == 0)
-        page = mmap.PAGESIZE
+        address = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+        locked = bool(mlock(address, len(buf)) == 0)
         start = address - address % page
-        length = (address + len(buf)) - start
-        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(length), getattr(mmap, "MADV_DONTDUMP", 16))
+        madvise(start, address + len(buf) - start, dontdump)
         return locked
     except (AttributeError, OSError, ValueError, TypeError):  # pragma: no cover
         return False
 
 
 def _unlock(buf: bytearray) -> None:
-    libc: Any = _load_libc()
-    if libc is not None and buf:
+    calls = _memory_calls()
+    if calls is not None and buf:
         import ctypes
 
-        address = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
-        libc.munlock(ctypes.c_void_p(address), ctypes.c_size_t(len(buf)))
+        calls[2](ctypes.addressof(ctypes.c_char.from_buffer(buf)), len(buf))
+
+
+_calls: tuple[Any, Any, Any, int, int] | None = None
+
+
+def _memory_calls() -> tuple[Any, Any, Any, int, int] | None:
+    """libc's mlock, madvise and munlock with their argument types declared once (so a call costs the
+    syscall, not ctypes conversions), the page size and MADV_DONTDUMP; None without libc."""
+    global _calls
+    if _calls is not None:
+        return _calls
+    libc: Any = _load_libc()
+    if libc is None:
+        return None
+    import ctypes
+    import mmap
+
+    functions = []
+    for name, argtypes in (
+        ("mlock", (ctypes.c_void_p, ctypes.c_size_t)),
+        ("madvise", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)),
+        ("munlock", (ctypes.c_void_p, ctypes.c_size_t)),
+    ):
+        function = getattr(libc, name)
+        function.argtypes, function.restype = argtypes, ctypes.c_int
+        functions.append(function)
+    _calls = (functions[0], functions[1], functions[2], mmap.PAGESIZE, getattr(mmap, "MADV_DONTDUMP", 16))
+    return _calls

@@ -244,8 +244,9 @@ SETTINGS: tuple[Setting, ...] = (
         "verify",
         "SFJWT_CA_BUNDLE",
         "--ca-bundle",
-        "PEM CA bundle for TLS (TLS-inspecting proxies); must exist and hold certificates",
-        "system trust",
+        "PEM CA bundle trusted for the token exchange instead of certifi's (TLS-inspecting proxies); must "
+        "exist and hold certificates; the only variable that changes that trust",
+        "certifi's CA bundle",
         ca_bundle,
         "FILE",
     ),
@@ -253,7 +254,8 @@ SETTINGS: tuple[Setting, ...] = (
         "timeout",
         "SFJWT_TIMEOUT",
         "--timeout",
-        "HTTP timeout, seconds, greater than 0",
+        "seconds for one whole token exchange attempt (connect, send, headers, body), greater than 0; "
+        "key-store and shared-cache calls have their own timeouts",
         "10 (connect 5)",
         seconds("timeout", "10"),
         "SECONDS",

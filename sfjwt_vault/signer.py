@@ -16,7 +16,11 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 
 @runtime_checkable
 class Signer(Protocol):
-    """Makes RSASSA-PKCS1-v1_5 SHA-256 signatures (JWS `RS256`)."""
+    """Makes RSASSA-PKCS1-v1_5 SHA-256 signatures (JWS `RS256`).
+
+    Runtime-checkable for callers that want it, but the library itself never tests `isinstance(x,
+    Signer)`: since Python 3.12 that check ignores `__getattr__`, so a delegating wrapper fails it.
+    """
 
     @property
     def key_id(self) -> str | None:

@@ -69,3 +69,19 @@ def test_signature_verifies_with_openssl(
     (tmp_path / "tampered").write_bytes(f"{header_b64}.{payload_b64}x".encode())
     bad = subprocess.run([*verify, str(tmp_path / "tampered")], capture_output=True, text=True, check=False)
     assert bad.returncode != 0
+
+
+def test_a_signer_behind_a_delegating_wrapper_signs(key_file: Path, host: PluginHost) -> None:
+    """Instrumented signers (a proxy forwarding through __getattr__) work on every Python: since 3.12 an
+    isinstance check against a runtime-checkable Protocol would refuse them."""
+
+    class Delegating:
+        def __init__(self, inner: object) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._inner, name)
+
+    with open_signer(str(key_file), host) as signer:
+        token = sign_assertion(build_claims("ck", "u@x.com", "https://login.salesforce.com"), Delegating(signer))  # type: ignore[arg-type]
+    assert token.count(".") == 2

@@ -13,7 +13,9 @@ def test_benchmark_smoke_run() -> None:
 
     mint = results["cold_mint"]
     assert mint["tokens_issued"] == mint["expected_tokens"]  # every contender really logged in
-    assert set(mint["stats"]) >= {run.FLOOR, run.LIB, run.SSF}
+    assert set(mint["stats"]) >= {run.FLOOR, run.LIB, run.SSF, cases.READING_FLOOR, cases.NEW_OBJECT}
+    assert mint["remint_to_reading_floor"] > 0 and mint["new_object_to_reused"] > 0
+    assert results["construction"]["calls"] > 0
     assert results["thread_burst"]["callers"] == 64
     assert results["thread_burst"]["exchanges"] == [1]
     assert results["task_burst"]["callers"] == 1000
@@ -21,7 +23,8 @@ def test_benchmark_smoke_run() -> None:
 
     cold = results["cold_start"]
     assert cold["imports_boto3_or_hvac"] is False
-    assert cold["first_token_exchanges"] == 3  # file, aws-sm and vault fresh interpreters each got a token
+    assert cold["first_token_exchanges"] == 4  # file, the hand-written script, aws-sm and vault each got a token
+    assert cold["first_token_to_script"] > 0
     assert "import sfjwt_vault" in cold["scenarios"]
     assert not any("pending" in row for row in cold["scenarios"].values())
     assert cold["scenarios"][cases.FIRST_AWS]["boto3"] and cold["scenarios"][cases.FIRST_VAULT]["hvac"]

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import Any
+
 import httpx
 import pytest
+import sfjwt_vault_file
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sfjwt_vault import ConfigurationError, Credentials, TransientError, errors
+from sfjwt_vault import (
+    ConfigurationError,
+    Credentials,
+    KeyRef,
+    LocalSigner,
+    SecretBuffer,
+    Signer,
+    TransientError,
+    errors,
+    hookimpl,
+)
+from sfjwt_vault.cache import TokenCache
 from sfjwt_vault.exchange import RawResponse, read_token_response
 from sfjwt_vault.plugins import PluginHost
 from sfjwt_vault.testing import SalesforceEmulator
 from sfjwt_vault.testing.pytest_plugin import SalesforceApp
 from tests.conftest import pem_of, write_key
-from tests.helpers import credentials_for
+from tests.helpers import FAST_RETRY, credentials_for
 
 
 def test_token_and_rest_call(salesforce_app: SalesforceApp, host: PluginHost) -> None:
@@ -243,3 +260,127 @@ def test_events_carry_no_secret(salesforce_app: SalesforceApp, key_file: object)
     for event in seen:
         assert token.access_token not in repr(event)
         assert salesforce_app.consumer_key not in repr(event)
+
+
+# -- a backend's transient failure goes through the one retry policy (issue 15 item 2) --------------------------
+
+
+class FlakyBackend:
+    """The file backend under the `flaky` scheme, failing its first `failures` fetches (or signatures,
+    as a remote signer under `flaky-remote`) with a retryable TransientError, as a sealed Vault does."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.fetches = 0
+        self.signatures = 0
+
+    @hookimpl
+    def sfjwt_schemes(self) -> list[str]:
+        return ["flaky", "flaky-remote"]
+
+    @hookimpl
+    def sfjwt_fetch_key(self, ref: KeyRef) -> SecretBuffer | None:
+        self.fetches += 1
+        if self.fetches <= self.failures:
+            raise TransientError("the key store is sealed", hint="unseal it")
+        return sfjwt_vault_file.sfjwt_fetch_key(KeyRef.parse(f"file:{ref.path}"))
+
+    @hookimpl
+    def sfjwt_remote_signer(self, ref: KeyRef) -> Signer | None:
+        if ref.scheme != "flaky-remote":
+            return None
+        backend = self
+
+        class Remote:
+            key_id = None
+
+            def __init__(self) -> None:
+                pem = Path(ref.path).read_bytes()
+                self._key = serialization.load_pem_private_key(pem, None)
+
+            def sign(self, message: bytes) -> bytes:
+                backend.signatures += 1
+                if backend.signatures <= backend.failures:
+                    raise TransientError("the signing service throttled the request", hint="retry")
+                return LocalSigner(self._key).sign(message)  # type: ignore[arg-type]
+
+            def public_key(self) -> Any:
+                return self._key.public_key()
+
+        return Remote()  # type: ignore[return-value]
+
+
+def flaky_host(failures: int) -> tuple[FlakyBackend, PluginHost]:
+    backend = FlakyBackend(failures)
+    plugin_host = PluginHost(load_entry_points=False)
+    plugin_host.register(backend, "flaky")
+    return backend, plugin_host
+
+
+def test_a_key_fetch_failing_once_still_gives_a_token(salesforce_app: SalesforceApp) -> None:
+    backend, plugin_host = flaky_host(failures=1)
+    creds = credentials_for(salesforce_app, plugin_host, key=f"flaky:{salesforce_app.key_path}")
+    assert creds.get_token()
+    assert backend.fetches == 2
+    assert salesforce_app.emulator.exchange_count == 1
+
+
+def test_a_key_fetch_failing_once_still_gives_a_token_async(salesforce_app: SalesforceApp) -> None:
+    backend, plugin_host = flaky_host(failures=1)
+    creds = credentials_for(salesforce_app, plugin_host, key=f"flaky:{salesforce_app.key_path}")
+    assert asyncio.run(creds.get_token_async())
+    assert backend.fetches == 2
+
+
+def test_a_remote_signer_failing_once_still_gives_a_token(salesforce_app: SalesforceApp) -> None:
+    backend, plugin_host = flaky_host(failures=1)
+    creds = credentials_for(salesforce_app, plugin_host, key=f"flaky-remote:{salesforce_app.key_path}")
+    assert creds.get_token()
+    assert backend.signatures == 2
+    assert salesforce_app.emulator.exchange_count == 1
+
+
+def test_a_key_fetch_that_keeps_failing_stops_at_the_policy(salesforce_app: SalesforceApp) -> None:
+    backend, plugin_host = flaky_host(failures=100)
+    creds = credentials_for(salesforce_app, plugin_host, key=f"flaky:{salesforce_app.key_path}")
+    exc = expect(creds, TransientError)
+    assert "sealed" in exc.message
+    assert backend.fetches == 4  # FAST_RETRY.max_attempts
+    assert salesforce_app.emulator.exchange_count == 0
+
+
+# -- the login-rate cooldown belongs to the app and user, not to an object (issue 21 item 3) --------------------
+
+
+def test_new_credentials_per_job_share_the_cooldown(salesforce_app: SalesforceApp, host: PluginHost) -> None:
+    """Code that builds a Credentials per job (the same cache, as the process-wide default is) sends
+    one refused login, not one per job."""
+    org = salesforce_app.emulator
+    org.inject("rate", times=100)
+    shared = TokenCache()
+    for job in range(20):
+        exc = expect(credentials_for(salesforce_app, host, cache=shared), errors.LoginRateExceededError)
+        if job:
+            assert "not retried" in (exc.hint or "")
+    assert org.exchange_count == 1
+
+
+def test_the_default_cache_shares_the_cooldown_across_from_env_objects(
+    salesforce_app: SalesforceApp, host: PluginHost
+) -> None:
+    from sfjwt_vault.cache import default_cache
+
+    env = {
+        "SF_CONSUMER_KEY": salesforce_app.consumer_key,
+        "SF_USERNAME": salesforce_app.username,
+        "SFJWT_KEY": f"file:{salesforce_app.key_path}",
+        "SF_TOKEN_URL": salesforce_app.token_url,
+    }
+    salesforce_app.emulator.inject("rate", times=100)
+    try:
+        for _ in range(10):
+            with pytest.raises(errors.LoginRateExceededError):
+                Credentials.from_env(env, plugin_host=host, retry=FAST_RETRY).get_token()
+    finally:
+        default_cache.clear()
+    assert salesforce_app.emulator.exchange_count == 1

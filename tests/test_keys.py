@@ -1,4 +1,4 @@
-"""Loading keys through the file backend: formats, refusals, the wipe, and validate-once."""
+"""Loading keys through the file backend: formats, refusals, the wipe, and when the key is validated."""
 
 from __future__ import annotations
 
@@ -172,9 +172,19 @@ def test_signer_drops_the_key_object_after_the_mint(key_file: Path, host: Plugin
         signer.sign(b"x")
 
 
-def test_a_key_is_fully_validated_once_per_process(tmp_path: Path, host: PluginHost) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = write_key(tmp_path / "k.pem", pem_of(key))
+def _key_with_a_wrong_crt_coefficient(tmp_path: Path) -> tuple[Path, rsa.RSAPublicKey]:
+    """A key whose iqmp (q^-1 mod p) is off by one: the damage a bit flip in the store would do."""
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    n = good.private_numbers()
+    damaged = rsa.RSAPrivateNumbers(n.p, n.q, n.d, n.dmp1, n.dmq1, n.iqmp + 1, n.public_numbers).private_key(
+        unsafe_skip_rsa_key_validation=True
+    )
+    return write_key(tmp_path / "damaged.pem", pem_of(damaged)), good.public_key()
+
+
+def test_the_token_path_skips_full_validation_and_the_doctor_does_it(
+    tmp_path: Path, key_file: Path, host: PluginHost
+) -> None:
     calls: list[bool] = []
     real_parse = keys_module._parse
 
@@ -186,15 +196,31 @@ def test_a_key_is_fully_validated_once_per_process(tmp_path: Path, host: PluginH
 
     keys_module._parse = counting_parse  # type: ignore[assignment]
     try:
-        for _ in range(3):
-            sign_with(str(path), host)
-        other = write_key(
-            tmp_path / "other.pem", pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-        )
-        sign_with(str(other), host)
+        sign_with(str(key_file), host)
+        with open_signer(str(key_file), host, full_check=True) as signer:
+            signer.sign(b"x")
     finally:
         keys_module._parse = real_parse  # type: ignore[assignment]
-    assert calls == [False, True, True, False]
+    assert calls == [True, False]
+
+
+def test_a_damaged_key_never_makes_a_signature_that_leaks_it(tmp_path: Path, host: PluginHost) -> None:
+    """The safety argument for skipping validation (docs/security.md): OpenSSL checks each CRT signature
+    against the public key and recomputes it without CRT when it is wrong, so a damaged CRT value gives
+    a correct signature, never a faulty one (a faulty CRT signature reveals a prime factor of n)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    path, public = _key_with_a_wrong_crt_coefficient(tmp_path)
+    signature = sign_with(str(path), host)
+    public.verify(signature, b"message", padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_the_full_check_refuses_a_damaged_key(tmp_path: Path, host: PluginHost) -> None:
+    path, _ = _key_with_a_wrong_crt_coefficient(tmp_path)
+    with pytest.raises(KeyFormatError, match="inconsistent"):
+        with open_signer(str(path), host, full_check=True):
+            pass
 
 
 def test_max_key_bytes_is_generous_for_real_keys() -> None:

@@ -279,3 +279,127 @@ def test_simple_salesforce_uses_our_token(host: PluginHost, tmp_path: object) ->
             f"{token.instance_url}/services/data/v65.0/limits", verify=ssl.create_default_context(cafile=str(ca_file))
         )
         assert plain.status_code == 401  # the REST surface really checks the token
+
+
+# -- one flight per cache key, whoever asks (issue 15 item 1) ------------------------------------------------
+
+
+def test_two_objects_async_burst_makes_one_exchange(
+    salesforce_app: SalesforceApp, counted: tuple[CountingFileBackend, PluginHost, str]
+) -> None:
+    backend, host, ref = counted
+    shared = TokenCache()
+    a = credentials_for(salesforce_app, host, key=ref, cache=shared)
+    b = credentials_for(salesforce_app, host, key=ref, cache=shared)
+    salesforce_app.emulator.inject("stall", seconds=0.3)
+
+    async def burst() -> set[str]:
+        tokens = await asyncio.gather(*(c.get_token_async() for _ in range(100) for c in (a, b)))
+        return {t.access_token for t in tokens}
+
+    assert len(asyncio.run(burst())) == 1
+    assert salesforce_app.emulator.exchange_count == 1
+    assert backend.fetches == 1
+
+
+def test_a_mixed_burst_of_threads_and_event_loops_on_two_objects_makes_one_exchange(
+    salesforce_app: SalesforceApp, counted: tuple[CountingFileBackend, PluginHost, str]
+) -> None:
+    """Threads calling get_token() on one object and tasks of two event loops (in two other threads)
+    calling get_token_async() on another: all share the one flight of their cache key."""
+    backend, host, ref = counted
+    shared = TokenCache()
+    a = credentials_for(salesforce_app, host, key=ref, cache=shared)
+    b = credentials_for(salesforce_app, host, key=ref, cache=shared)
+    salesforce_app.emulator.inject("stall", seconds=0.5)
+    barrier = threading.Barrier(18)
+    tokens: list[str] = []
+    lock = threading.Lock()
+
+    def sync_caller() -> None:
+        barrier.wait()
+        token = a.get_token()
+        with lock:
+            tokens.append(token.access_token)
+
+    def loop_caller() -> None:
+        async def burst() -> list[AccessToken]:
+            barrier.wait()  # the loop's thread blocks here once; then its 50 tasks ask at once
+            return await asyncio.gather(*(b.get_token_async() for _ in range(50)))
+
+        found = asyncio.run(burst())
+        with lock:
+            tokens.extend(t.access_token for t in found)
+
+    threads = [threading.Thread(target=sync_caller) for _ in range(16)]
+    threads += [threading.Thread(target=loop_caller) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(tokens) == 16 + 100 and len(set(tokens)) == 1
+    assert salesforce_app.emulator.exchange_count == 1
+    assert backend.fetches == 1
+
+
+def test_a_cancelled_async_leader_does_not_fail_its_followers(salesforce_app: SalesforceApp, host: PluginHost) -> None:
+    creds = credentials_for(salesforce_app, host)
+    salesforce_app.emulator.inject("stall", seconds=0.5)
+
+    async def main() -> AccessToken:
+        leader = asyncio.ensure_future(creds.get_token_async())
+        await asyncio.sleep(0.1)  # the leader is in its exchange
+        follower = asyncio.ensure_future(creds.get_token_async())
+        await asyncio.sleep(0.05)
+        leader.cancel()
+        return await follower
+
+    assert asyncio.run(main()).access_token
+    for _ in range(100):  # the cancelled leader's stalled request still ends in the emulator: let it
+        if salesforce_app.emulator.tokens_issued == 2:
+            break
+        time.sleep(0.05)
+    assert salesforce_app.emulator.exchange_count == 2  # the follower led a new exchange
+
+
+# -- the retry after a 401 uses another token (issue 21 item 1) ---------------------------------------------------
+
+
+def test_a_token_seen_dying_is_never_cached_again(salesforce_app: SalesforceApp, host: PluginHost) -> None:
+    """Whatever the order: a flight that lands with a token after that token's 401 does not put it back."""
+    creds = credentials_for(salesforce_app, host)
+    dead = creds.get_token()
+    creds.invalidate(dead)
+    assert creds.cache.put(creds.cache_key, dead, expires_at=time.time() + 900, margin=60) is False
+    assert creds.cache.get(creds.cache_key) is None
+    fresh = creds.get_token()
+    assert fresh.access_token != dead.access_token
+    assert salesforce_app.emulator.exchange_count == 2
+
+
+def test_a_forked_child_does_not_wait_for_its_parents_flight(salesforce_app: SalesforceApp, host: PluginHost) -> None:
+    """A fork while another thread leads a flight: the flight has no leader in the child, so the child
+    must start its own (and use its own connections), not wait for one that never lands."""
+    import os
+    import warnings
+
+    creds = credentials_for(salesforce_app, host)
+    salesforce_app.emulator.inject("stall", seconds=1.0)
+    leader = threading.Thread(target=creds.get_token)
+    leader.start()
+    for _ in range(100):
+        if salesforce_app.emulator.exchange_count:
+            break
+        time.sleep(0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "multi-threaded, fork() may deadlock": the point
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        try:
+            os._exit(0 if creds.get_token().access_token else 1)
+        except BaseException:  # noqa: BLE001 - any failure is the child's exit status
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    leader.join()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert salesforce_app.emulator.exchange_count == 2

@@ -46,6 +46,7 @@ def test_exported_members() -> None:
         "lease_seconds",
         "quiet_sdk_logs",
         "scrub",
+        "timeout_seconds",
         "token_from_bytes",
         "token_to_bytes",
         "wipe",

@@ -1,13 +1,15 @@
 """A fleet-wide token cache in DynamoDB, the token encrypted with KMS: `dynamodb:<table>?kms_key=..`.
 
-    dynamodb:<table name | ARN>?kms_key=<key id | alias/name | ARN>[&region=][&lease=<seconds>]
+    dynamodb:<table name | ARN>?kms_key=<key id | alias/name | ARN>[&region=][&lease=<seconds>][&timeout=<seconds>]
 
 One item per CacheKey, partition key `pk` = a hash of the key tuple. Attributes: `ct` (the token
 response encrypted with KMS Encrypt, EncryptionContext {"sfjwt:cache": pk}), `fp` (a hash of the token,
-for conditional invalidation), `expires_at`, `lease_id`/`lease_until` (the mint lease), `ttl_epoch`
-(the table's TTL attribute) and, for humans, `username` and `token_url`. The plaintext token never
+for conditional invalidation), `expires_at`, `lease_id`/`lease_until` (the mint lease), `cooldown_until`
+(a fleet-wide login cooldown), `ttl_epoch` (the table's TTL attribute) and, for humans, `username` and
+`token_url`. The plaintext token never
 reaches DynamoDB. Every write is conditional: one instance holds the lease; invalidation removes only
-the token whose fingerprint it names; a lease is only freed by its holder or by time.
+the token whose fingerprint it names; a lease is only renewed or freed by its holder, or runs out.
+Each call is made once: the core bounds it (`timeout=`), and retries belong to the caller's policy.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sfjwt_vault.plugin_api import (
     fingerprint,
     key_hash,
     lease_seconds,
+    timeout_seconds,
     token_from_bytes,
     token_to_bytes,
 )
@@ -36,7 +39,7 @@ from .ref import resolve_region
 SCHEME = "dynamodb"
 CONTEXT_KEY = "sfjwt:cache"
 TTL_GRACE = 3600  # items outlive their token by an hour, then DynamoDB's TTL deletes them
-_OPTIONS = {"region", "kms_key", "lease"}
+_OPTIONS = {"region", "kms_key", "lease", "timeout"}
 _CONFLICT = object()
 
 T = TypeVar("T")
@@ -47,7 +50,9 @@ class DynamoTokenCache:
 
     def __init__(self, url: str) -> None:
         ref = KeyRef.parse(url)
-        ref.check_options(_OPTIONS, "dynamodb:<table>?kms_key=alias/<name>[&region=..][&lease=30]", what="token cache")
+        ref.check_options(
+            _OPTIONS, "dynamodb:<table>?kms_key=alias/<name>[&region=..][&lease=30][&timeout=3]", what="token cache"
+        )
         kms_key = ref.options.get("kms_key", "").strip()
         if not kms_key:
             raise ConfigurationError(
@@ -58,7 +63,10 @@ class DynamoTokenCache:
         self.kms_key = kms_key
         self.region = resolve_region(ref.options.get("region") or _arn_region(ref.path), ref)
         self.lease_ttl = lease_seconds(ref.options.get("lease"), str(ref))
+        self.timeout = timeout_seconds(ref.options.get("timeout"), str(ref))
         self.name = f"{SCHEME}:{self.table}"
+        for service in ("dynamodb", "kms"):  # built now (offline, ~100 ms of CPU), not inside a timed call
+            get_client(service, self.region)
 
     def __repr__(self) -> str:
         return f"<DynamoTokenCache {self.name} kms_key={self.kms_key} lease={self.lease_ttl:g}s>"
@@ -69,12 +77,11 @@ class DynamoTokenCache:
         pk = key_hash(key)
         response = self._db("dynamodb:GetItem", lambda c: c.get_item(**self._item(pk), ConsistentRead=True))
         item = response.get("Item") or {}
-        if "ct" not in item or "expires_at" not in item:
-            return None
-        expires_at = float(item["expires_at"]["N"])
-        if expires_at <= time.time():
-            return None
-        return Stored(self._decrypt(pk, item["ct"]["B"]), expires_at)
+        cooldown = float(item["cooldown_until"]["N"]) if "cooldown_until" in item else 0.0
+        now = time.time()
+        if "ct" not in item or "expires_at" not in item or float(item["expires_at"]["N"]) <= now:
+            return Stored(None, 0.0, cooldown) if cooldown > now else None
+        return Stored(self._decrypt(pk, item["ct"]["B"]), float(item["expires_at"]["N"]), cooldown)
 
     def try_acquire(self, key: CacheKey, ttl: float) -> object | None:
         pk, lease_id, now = key_hash(key), uuid.uuid4().hex, time.time()
@@ -95,6 +102,31 @@ class DynamoTokenCache:
         )
         return None if result is _CONFLICT else lease_id
 
+    def renew(self, key: CacheKey, lease: object, ttl: float) -> bool:
+        result = self._update(
+            "dynamodb:UpdateItem",
+            key_hash(key),
+            update="SET lease_until = :until",
+            condition="lease_id = :id",
+            values={":id": {"S": str(lease)}, ":until": {"N": _num(time.time() + ttl)}},
+        )
+        return result is not _CONFLICT
+
+    def set_cooldown(self, key: CacheKey, until: float) -> None:
+        self._update(
+            "dynamodb:UpdateItem",
+            key_hash(key),
+            update="SET cooldown_until = :until, username = :user, token_url = :url, "
+            "ttl_epoch = if_not_exists(ttl_epoch, :ttl)",
+            condition="attribute_not_exists(cooldown_until) OR cooldown_until < :until",
+            values={
+                ":until": {"N": _num(until)},
+                ":user": {"S": key.username},
+                ":url": {"S": key.token_url},
+                ":ttl": {"N": str(int(until + TTL_GRACE))},
+            },
+        )
+
     def release(self, key: CacheKey, lease: object) -> None:
         self._update(
             "dynamodb:UpdateItem",
@@ -111,7 +143,7 @@ class DynamoTokenCache:
             "dynamodb:UpdateItem",
             pk,
             update="SET ct = :ct, fp = :fp, expires_at = :exp, ttl_epoch = :ttl, username = :user, "
-            "token_url = :url REMOVE lease_id, lease_until",
+            "token_url = :url REMOVE lease_id, lease_until, cooldown_until",
             condition="lease_id = :id OR attribute_not_exists(lease_until) OR lease_until < :now",
             values={
                 ":ct": {"B": blob},
@@ -156,26 +188,17 @@ class DynamoTokenCache:
         return self._db(action, call)
 
     def _db(self, action: str, fn: Callable[[Any], T]) -> T:
-        client = get_client("dynamodb", self.region)
-        return call(
-            Operation(ref=self.name, action=action, resource=f"table {self.table}", region=self.region),
-            lambda: fn(client),
-            on_no_credentials=lambda: forget_client("dynamodb", self.region),
-        )
+        return self._once("dynamodb", Operation(self.name, action, f"table {self.table}", self.region), fn)
 
     def _kms(self, action: str, fn: Callable[[Any], T]) -> T:
-        client = get_client("kms", self.region)
-        return call(  # quiet: botocore's DEBUG lines would show the plaintext (base64) of an Encrypt/Decrypt
-            Operation(
-                ref=self.name,
-                action=action,
-                resource=self.kms_key,
-                region=self.region,
-                extra_permissions=f'the key policy must allow it with kms:EncryptionContextKeys "{CONTEXT_KEY}"',
-            ),
-            lambda: fn(client),
-            on_no_credentials=lambda: forget_client("kms", self.region),
-        )
+        extra = f'the key policy must allow it with kms:EncryptionContextKeys "{CONTEXT_KEY}"'
+        return self._once("kms", Operation(self.name, action, self.kms_key, self.region, extra), fn)
+
+    def _once(self, service: str, operation: Operation, fn: Callable[[Any], T]) -> T:
+        """One AWS call, its failure as our error. SDK logging stays quiet: botocore's DEBUG lines would
+        show the plaintext (base64) of a Decrypt."""
+        client = get_client(service, self.region)
+        return call(operation, lambda: fn(client), on_no_credentials=lambda: forget_client(service, self.region))
 
     def _encrypt(self, pk: str, token: AccessToken) -> bytes:
         plaintext = token_to_bytes(token)

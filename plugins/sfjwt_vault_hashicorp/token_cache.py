@@ -1,12 +1,13 @@
 """A fleet-wide token cache in Vault KV v2, the token encrypted with Transit: `vault-kv:<mount>/<prefix>`.
 
-    vault-kv:<mount>/<prefix>?transit=<transit mount>/<key>[&mount=<kv mount>][&lease=<seconds>]
+    vault-kv:<mount>/<prefix>?transit=<transit mount>/<key>[&mount=<kv mount>][&lease=<s>][&timeout=<s>]
 
 One secret per CacheKey at `<mount>/data/<prefix>/<hash of the key tuple>`, with the fields `ct` (the
 token response encrypted by Transit `encrypt/<key>` with the key hash as derivation context: use an
-aes256-gcm96 key with derived=true), `fp` (a hash of the token), `expires_at`, `lease_id`/`lease_until`
-and, for humans, `username` and `token_url`. Every write is a check-and-set (`cas`) against the version
-just read, which makes the lease exclusive and lets invalidation remove only the token it names.
+aes256-gcm96 key with derived=true), `fp` (a hash of the token), `expires_at`, `lease_id`/`lease_until`,
+`cooldown_until` (a fleet-wide login cooldown) and, for humans, `username` and `token_url`. Every write
+is a check-and-set (`cas`) against the version just read, which makes the lease exclusive and lets
+invalidation remove only the token it names.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sfjwt_vault.plugin_api import (
     fingerprint,
     key_hash,
     lease_seconds,
+    timeout_seconds,
     token_from_bytes,
     token_to_bytes,
 )
@@ -34,7 +36,7 @@ from .session import VaultSession, get_session
 
 SCHEME = "vault-kv"
 CAS_ROUNDS = 5
-_OPTIONS = {"transit", "mount", "lease"}
+_OPTIONS = {"transit", "mount", "lease", "timeout"}
 _LEASE = ("lease_id", "lease_until")
 _TOKEN = ("ct", "fp", "expires_at")
 
@@ -49,7 +51,9 @@ class VaultTokenCache:
     def __init__(self, url: str, session: VaultSession | None = None) -> None:
         ref = KeyRef.parse(url)
         ref.check_options(
-            _OPTIONS, "vault-kv:<mount>/<prefix>?transit=<mount>/<key>[&mount=..][&lease=30]", what="token cache"
+            _OPTIONS,
+            "vault-kv:<mount>/<prefix>?transit=<mount>/<key>[&mount=..][&lease=30][&timeout=3]",
+            what="token cache",
         )
         transit = ref.options.get("transit", "").strip("/")
         self.transit_mount, _, self.transit_key = transit.rpartition("/")
@@ -67,6 +71,7 @@ class VaultTokenCache:
             )
         self.prefix = full[len(self.mount) + 1 :]
         self.lease_ttl = lease_seconds(ref.options.get("lease"), url)
+        self.timeout = timeout_seconds(ref.options.get("timeout"), url)
         self.name = f"{SCHEME}:{full}"
         self._session = session
 
@@ -82,12 +87,11 @@ class VaultTokenCache:
     def get(self, key: CacheKey) -> Stored | None:
         pk = key_hash(key)
         data, _ = self._read(pk)
-        if not data.get("ct") or not data.get("expires_at"):
-            return None
-        expires_at = float(data["expires_at"])
-        if expires_at <= time.time():
-            return None
-        return Stored(self._decrypt(pk, str(data["ct"])), expires_at)
+        cooldown = float(data.get("cooldown_until") or 0)
+        now = time.time()
+        if not data.get("ct") or not data.get("expires_at") or float(data["expires_at"]) <= now:
+            return Stored(None, 0.0, cooldown) if cooldown > now else None
+        return Stored(self._decrypt(pk, str(data["ct"])), float(data["expires_at"]), cooldown)
 
     def try_acquire(self, key: CacheKey, ttl: float) -> object | None:
         pk, lease_id, now = key_hash(key), uuid.uuid4().hex, time.time()
@@ -100,6 +104,22 @@ class VaultTokenCache:
         except _Conflict:
             return None
         return lease_id
+
+    def renew(self, key: CacheKey, lease: object, ttl: float) -> bool:
+        def change(data: dict[str, Any]) -> dict[str, Any] | None:
+            if data.get("lease_id") != lease:
+                return None
+            return {**data, "lease_until": f"{time.time() + ttl:.3f}"}
+
+        return self._cas_loop(key_hash(key), change)
+
+    def set_cooldown(self, key: CacheKey, until: float) -> None:
+        def change(data: dict[str, Any]) -> dict[str, Any] | None:
+            if float(data.get("cooldown_until") or 0) >= until:
+                return None
+            return {**data, "cooldown_until": f"{until:.3f}", "username": key.username, "token_url": key.token_url}
+
+        self._cas_loop(key_hash(key), change)
 
     def release(self, key: CacheKey, lease: object) -> None:
         def change(data: dict[str, Any]) -> dict[str, Any] | None:

@@ -245,7 +245,7 @@ def check_key(report: Report, settings: Settings, host: PluginHost) -> RSAPublic
         return None
     try:
         backend = host.owner(ref)
-        with open_signer(ref, host) as signer:
+        with open_signer(ref, host, full_check=True) as signer:
             public = signer.public_key()
             remote = not isinstance(signer, LocalSigner)
     except SfjwtError as exc:

@@ -29,7 +29,9 @@ from sfjwt_vault.cache import TokenCache
 from sfjwt_vault.plugins import PluginHost
 
 
-def main(settings: dict[str, Any]) -> dict[str, Any]:
+def instance_credentials(settings: dict[str, Any]) -> Credentials:
+    """This instance's Credentials: its own cache and plugin host, the fleet's shared cache (resolved
+    now, with its SDK clients, so the burst measures the tokens and not the set-up)."""
     host = PluginHost(load_entry_points=False)
     host.register(sfjwt_vault_file, "file")
     host.register(sfjwt_vault_aws, "aws")
@@ -46,7 +48,12 @@ def main(settings: dict[str, Any]) -> dict[str, Any]:
         shared_cache=None if cache == "local" else cache,
         plugin_host=host,
     )
-    creds._shared_tokens()  # resolve the store before the burst (its SDK clients are made on first use)
+    creds._shared_tokens()
+    return creds
+
+
+def main(settings: dict[str, Any]) -> dict[str, Any]:
+    creds = instance_credentials(settings)
     fingerprints: list[str] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -76,18 +83,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_fleet(
-    settings: dict[str, Any], processes: int, *, lead_time: float = 4.0, env: dict[str, str] | None = None
+    settings: dict[str, Any],
+    processes: int,
+    *,
+    lead_time: float = 4.0,
+    env: dict[str, str] | None = None,
+    module: str = "tests.fleet.worker",
 ) -> tuple[list[dict[str, Any]], float]:
-    """Start `processes` workers (this checkout on their path, `env` or the caller's environment), let them all
-    burst at the same moment, and return their reports and the fleet's burst wall time (the slowest
-    worker's, ms: every worker starts at the same instant)."""
+    """Start `processes` workers (`module`: this one, or another taking the same JSON argument; this
+    checkout on their path, `env` or the caller's environment), let them all start at the same moment,
+    and return their reports and the fleet's burst wall time (the slowest worker's `burst_ms`, if any)."""
     env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")])
     start_at = time.time() + lead_time
     argument = json.dumps({**settings, "start_at": start_at})
     children = [
         subprocess.Popen(  # nosec B603 - this interpreter, our own module
-            [sys.executable, "-m", "tests.fleet.worker", argument],
+            [sys.executable, "-m", module, argument],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -98,11 +110,11 @@ def run_fleet(
     ]
     reports = []
     for child in children:
-        out, err = child.communicate(timeout=120)
+        out, err = child.communicate(timeout=180)
         if child.returncode != 0:
             raise RuntimeError(f"fleet worker exited with {child.returncode}: {err[-2000:]}")
         reports.append(json.loads(out.strip().splitlines()[-1]))
-    return reports, max(float(r["burst_ms"]) for r in reports)
+    return reports, max(float(r.get("burst_ms", 0.0)) for r in reports)
 
 
 if __name__ == "__main__":

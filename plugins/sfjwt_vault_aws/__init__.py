@@ -72,6 +72,6 @@ def sfjwt_store_key(ref: KeyRef, pem: SecretBuffer, overwrite: bool) -> str | No
 
 @hookimpl
 def sfjwt_shared_cache(url: str) -> SharedCache:
-    from ._token_cache import DynamoTokenCache
+    from .token_cache import DynamoTokenCache
 
     return DynamoTokenCache(url)

@@ -1,6 +1,7 @@
 """The doctor's live checks: the clock against the token endpoint, one real exchange on a private
-cache, one REST call with the new token. They use the token endpoint's own HTTP client (same TLS trust,
-same timeouts, no redirects), and never show the token."""
+cache, one REST call with the new token. The exchange is the library's own; the clock and REST calls
+use an HTTP client with the exchange's TLS trust and proxy rules (no redirects). The token is never
+shown."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ..errors import (
     SfjwtError,
     UserNotApprovedError,
 )
-from ..exchange import DEFAULT_TIMEOUT, TokenEndpoint, server_time
+from ..exchange import DEFAULT_TIMEOUT, server_time, total_timeout
 from ..plugins import PluginHost
 from ..retry import RetryPolicy
 from ..settings import Settings
@@ -43,17 +44,28 @@ def run_live(report: Report, settings: Settings, options: Options, host: PluginH
         for line in LIVE:
             report.add(line, SKIP, f"no live exchange: fix the FAIL lines first ({'; '.join(blocked)})")
         return
-    endpoint = TokenEndpoint(timeout=settings.get("timeout", DEFAULT_TIMEOUT), verify=settings.get("verify", True))
-    try:
-        check_clock(report, endpoint.client, report.token_url)
-        token = exchange(report, settings, options, host, endpoint.client)
+    with _client(settings, report.token_url) as client:
+        check_clock(report, client, report.token_url)
+        token = exchange(report, settings, options, host)
         if token is not None:
-            check_api(report, endpoint.client, token)
-    finally:
-        endpoint.close()
+            check_api(report, client, token)
     for line in LIVE:
         if not report.statuses(line):
             report.add(line, SKIP, "not reached")
+
+
+def _client(settings: Settings, token_url: str) -> httpx.Client:
+    """A client trusting what the token exchange trusts (`transport`), through the same proxy rule."""
+    from ..transport import proxy_for, transport_for
+
+    url = urlsplit(token_url)
+    return httpx.Client(
+        verify=transport_for(settings.get("verify", True)).ssl_context(),
+        timeout=total_timeout(settings.get("timeout", DEFAULT_TIMEOUT)),
+        proxy=proxy_for(url.scheme, url.hostname or ""),
+        trust_env=False,
+        follow_redirects=False,
+    )
 
 
 def check_clock(report: Report, client: httpx.Client, token_url: str) -> None:
@@ -80,9 +92,7 @@ def check_clock(report: Report, client: httpx.Client, token_url: str) -> None:
         report.add("clock", PASS, f"within {SKEW_WARN:.0f} s of the token endpoint's Date header")
 
 
-def exchange(
-    report: Report, settings: Settings, options: Options, host: PluginHost, client: httpx.Client
-) -> AccessToken | None:
+def exchange(report: Report, settings: Settings, options: Options, host: PluginHost) -> AccessToken | None:
     """One real exchange on a private cache; a refusal is put on the line that explains it."""
     try:
         creds = Credentials(
@@ -94,11 +104,9 @@ def exchange(
             allowed_hosts=settings.get("allowed_hosts"),
             cache=TokenCache(),  # private: the doctor must really exchange
             retry=DOCTOR_RETRY,
-            http_client=client,
             plugin_host=host,
         )
-        with creds:
-            token = creds.get_token()
+        token = creds.get_token()
     except SalesforceAuthError as exc:
         _refused(report, options, exc)
         return None

@@ -78,7 +78,7 @@ def test_ca_bundle_must_exist_be_a_readable_file_and_hold_certificates(tmp_path:
     assert "malformed PEM" in refused({"SFJWT_CA_BUNDLE": str(tmp_path / "broken.pem")}).message
     _, cert = make_test_keypair()
     (tmp_path / "ca.pem").write_bytes(cert)
-    assert Credentials.from_env({**BASE, "SFJWT_CA_BUNDLE": str(tmp_path / "ca.pem")})._verify == str(
+    assert Credentials.from_env({**BASE, "SFJWT_CA_BUNDLE": str(tmp_path / "ca.pem")}).verify == str(
         tmp_path / "ca.pem"
     )
 

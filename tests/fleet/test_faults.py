@@ -128,7 +128,7 @@ def point_store_at(cache_url: str, url: str, monkeypatch: pytest.MonkeyPatch) ->
     """Send the store's calls to `url` (for DynamoDB only the table's: KMS still answers), with the SDK
     client for it built now, so the timed store call is the call itself."""
     if cache_url.startswith("dynamodb:"):
-        from sfjwt_vault_aws._clients import get_client
+        from sfjwt_vault_aws.clients import get_client
 
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)
         get_client("dynamodb", "us-east-1")

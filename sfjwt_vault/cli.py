@@ -98,6 +98,51 @@ def cmd_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_revoke(args: argparse.Namespace) -> int:
+    """Revoke the fleet's current session (shared cache) or a token from stdin or the environment."""
+    from .errors import ConfigurationError
+
+    creds = credentials_from_args(args)
+    token = _token_to_revoke(args.token_from)
+    if token is None and creds._shared_tokens() is None:
+        raise ConfigurationError(
+            "nothing to revoke: no token given and no shared token cache to find the current session in",
+            hint="pipe a token in with --token-from stdin, revoke $SF_ACCESS_TOKEN with --token-from env, "
+            "or set SFJWT_TOKEN_CACHE to revoke the fleet's current session",
+        )
+    with creds:
+        revoked = creds.revoke(token)
+    where = creds.revoke_route().host
+    if revoked:
+        print(f"revoked the session of {creds.username} at {where}; it is gone from the token caches")
+    else:
+        print(f"no live session of {creds.username} to revoke (none cached, or it had expired or been revoked)")
+    return EXIT_OK
+
+
+def _token_to_revoke(source: str | None) -> str | None:
+    """The token `sfjwt revoke` was given: from stdin (without echo on a terminal) or SF_ACCESS_TOKEN.
+    Never from the command line, where other local users can read it."""
+    import os
+
+    from .errors import ConfigurationError
+
+    if source is None:
+        return None
+    if source == "env":
+        value = os.environ.get("SF_ACCESS_TOKEN", "")
+        where = "SF_ACCESS_TOKEN"
+    elif sys.stdin.isatty():
+        import getpass
+
+        value, where = getpass.getpass("access token to revoke: "), "the terminal"
+    else:
+        value, where = sys.stdin.readline(64 * 1024), "stdin"
+    if not value.strip():
+        raise ConfigurationError(f"no access token in {where}", hint="give the whole token, as `sfjwt token` prints it")
+    return value
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     """List every plugin with its distribution; exit 2 if two claim one scheme or one is refused."""
     from .plugin_policy import ALLOW_ENV
@@ -256,6 +301,23 @@ def build_parser() -> Parser:
         help="json: every field of the answer; env: `export` lines, each value shell-quoted, for eval (default: json)",
     )
     token.set_defaults(func=cmd_token)
+
+    revoke = command(
+        "revoke",
+        "Revoke a session at Salesforce and drop it from the token caches: the fleet's current one "
+        "(SFJWT_TOKEN_CACHE), or a token read from stdin or SF_ACCESS_TOKEN (never from the command line)",
+        "sfjwt revoke                                 # the session in the shared token cache (SFJWT_TOKEN_CACHE)",
+        "sfjwt token | jq -r .access_token | sfjwt revoke --token-from stdin",
+        "sfjwt revoke --token-from env                # revoke $SF_ACCESS_TOKEN",
+    )
+    _add_setting_flags(revoke)
+    revoke.add_argument(
+        "--token-from",
+        choices=("stdin", "env"),
+        help="revoke this token instead: one line on stdin (asked without echo on a terminal), or the "
+        "SF_ACCESS_TOKEN variable (default: the shared token cache's current session)",
+    )
+    revoke.set_defaults(func=cmd_revoke)
 
     demo = command("demo", "Run the whole flow offline: throwaway key, local emulator, token, REST call", "sfjwt demo")
     demo.set_defaults(func=cmd_demo)

@@ -173,6 +173,24 @@ class UnsupportedGrantTypeError(SalesforceAuthError):
     pass
 
 
+class RevocationError(SfjwtError):
+    """Salesforce's revocation endpoint refused to revoke a token (HTTP 400 with an OAuth error).
+
+    `error` and `description` are Salesforce's; `revocation_error` builds the typed subclass."""
+
+    exit_code = 4
+    error = ""
+    description = ""
+
+
+class InvalidTokenError(RevocationError):
+    """`invalid_token`: the token is no live session of the org asked (expired, revoked, or another org's)."""
+
+
+class UnsupportedTokenTypeError(RevocationError):
+    """`unsupported_token_type`: no token, or something that is not an access or refresh token."""
+
+
 class SalesforceUnknownError(SalesforceAuthError, TransientError):
     """`unknown_error: retry your request`: Salesforce's own transient failure."""
 
@@ -332,3 +350,27 @@ def salesforce_error(error: str, description: str, status_code: int = 400) -> Sa
         retryable=mapping.retryable,
         status_code=status_code,
     )
+
+
+_REVOCATION_HINTS: dict[str, tuple[type[RevocationError], str]] = {
+    "invalid_token": (
+        InvalidTokenError,
+        "the token is not a live session of this org: it expired or was revoked already, or it belongs to "
+        "another org (the revocation goes to the token URL's host, SF_TOKEN_URL)",
+    ),
+    "unsupported_token_type": (
+        UnsupportedTokenTypeError,
+        "Salesforce revokes access and refresh tokens only: check that a whole access token was given",
+    ),
+}
+
+
+def revocation_error(error: str, description: str) -> RevocationError:
+    """Turn the revocation endpoint's `error` / `error_description` pair into its typed exception."""
+    error, description = scrub(error), scrub(description)
+    cls, hint = _REVOCATION_HINTS.get(
+        error, (RevocationError, "an answer the revocation endpoint does not document: check the token URL")
+    )
+    exc = cls(f"Salesforce refused to revoke the token: {error}: {description or '(no description)'}", hint=hint)
+    exc.error, exc.description = error, description
+    return exc

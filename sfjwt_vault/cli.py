@@ -26,6 +26,8 @@ EXIT_CODES = {
     4: "Salesforce refused",
     5: "network or transient",
     EXIT_INTERNAL: "internal error (a bug)",
+    126: "exec: the command cannot be run",
+    127: "exec: command not found",
     EXIT_INTERRUPTED: "interrupted",
     EXIT_PIPE_CLOSED: "stdout closed early",
 }
@@ -96,6 +98,20 @@ def cmd_token(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(token.to_dict(), indent=2))
     return EXIT_OK
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    """Run the command with SF_ACCESS_TOKEN and SF_INSTANCE_URL in its environment; its status is ours."""
+    from .child_process import run
+    from .errors import ConfigurationError
+
+    command = args.child[1:] if args.child[:1] == ["--"] else args.child
+    if not command:
+        raise ConfigurationError("no command to run", hint="sfjwt exec [options] -- COMMAND [ARGS...]")
+    creds = credentials_from_args(args)
+    with creds:
+        token = creds.get_token()
+    return run(command, {"SF_ACCESS_TOKEN": token.access_token, "SF_INSTANCE_URL": token.instance_url})
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
@@ -260,7 +276,7 @@ def build_parser() -> Parser:
             "sfjwt demo                                        # the whole flow offline",
             "sfjwt keygen --store file:./sf.key --cert-out sf.crt",
             "sfjwt doctor --cert sf.crt                        # settings from the environment",
-            'eval "$(sfjwt token --format env)"                # export SF_ACCESS_TOKEN, SF_INSTANCE_URL',
+            "sfjwt exec -- ./job.sh                            # a command with SF_ACCESS_TOKEN, SF_INSTANCE_URL",
         )
         + "\n\nexit codes: "
         + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
@@ -290,8 +306,8 @@ def build_parser() -> Parser:
         "token",
         "Mint an assertion, exchange it and print the access token",
         "sfjwt token                                  # settings from SF_CONSUMER_KEY, SF_USERNAME, SFJWT_KEY",
-        'eval "$(sfjwt token --format env)"           # export SF_ACCESS_TOKEN and SF_INSTANCE_URL',
         "sfjwt token --key aws-sm:prod/sf-jwt --token-url https://acme.my.salesforce.com",
+        'eval "$(sfjwt token --format env)"           # prefer `sfjwt exec -- COMMAND`: no token in the shell',
     )
     _add_setting_flags(token)
     token.add_argument(
@@ -301,6 +317,23 @@ def build_parser() -> Parser:
         help="json: every field of the answer; env: `export` lines, each value shell-quoted, for eval (default: json)",
     )
     token.set_defaults(func=cmd_token)
+
+    run_with = command(
+        "exec",
+        "Run a command with SF_ACCESS_TOKEN and SF_INSTANCE_URL in its environment (no shell); its exit "
+        "status is sfjwt's, and signals are forwarded to it",
+        "sfjwt exec -- python job.py --since yesterday   # arguments passed as given",
+        "sfjwt exec -- sh -c 'sf org login access-token --instance-url \"$SF_INSTANCE_URL\" --no-prompt'",
+        hint="sfjwt exec [options] -- COMMAND [ARGS...]",
+    )
+    _add_setting_flags(run_with)
+    run_with.add_argument(
+        "child",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND [ARGS...]",
+        help="the command and its arguments, after -- (required; run directly, without a shell)",
+    )
+    run_with.set_defaults(func=cmd_exec)
 
     revoke = command(
         "revoke",

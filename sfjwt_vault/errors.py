@@ -191,6 +191,18 @@ class UnsupportedTokenTypeError(RevocationError):
     """`unsupported_token_type`: no token, or something that is not an access or refresh token."""
 
 
+class CommandNotFoundError(SfjwtError):
+    """`sfjwt exec`: the command to run does not exist (on the PATH); 127, as a shell says."""
+
+    exit_code = 127
+
+
+class CommandNotRunnableError(SfjwtError):
+    """`sfjwt exec`: the command exists but cannot be run (not executable, a folder); 126, as a shell says."""
+
+    exit_code = 126
+
+
 class SalesforceUnknownError(SalesforceAuthError, TransientError):
     """`unknown_error: retry your request`: Salesforce's own transient failure."""
 

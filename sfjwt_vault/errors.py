@@ -78,6 +78,11 @@ class MissingExtraError(PluginError):
     """The plugin serving the scheme needs an extra that is not installed (`pip install 'sfjwt-vault[aws]'`)."""
 
 
+class MissingIntegrationError(ConfigurationError, ImportError):
+    """An integration (`sfjwt_vault.integrations`) was imported without its client library: the message
+    names the extra to install. Also an ImportError, so `except ImportError` around an optional import works."""
+
+
 class KeyBackendError(SfjwtError):
     """The key could not be fetched from its store, or is not a usable key."""
 

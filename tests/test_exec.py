@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +67,21 @@ def test_the_token_is_never_in_our_output_or_on_a_command_line(salesforce_app: S
     assert token.startswith(salesforce_app.emulator.org_id)  # the child really had it
     assert done.stdout == "no token on any command line\n"
     assert token not in done.stderr and "DEBUG" in done.stderr  # debug logging was on, and is clean
+
+
+CURL = (
+    'printf "Authorization: Bearer %s\\n" "$SF_ACCESS_TOKEN" '
+    '| curl --silent --show-error --fail -H @- "$SF_INSTANCE_URL/services/data/v65.0/limits"'
+)
+
+
+def test_the_readme_curl_recipe(salesforce_app: SalesforceApp) -> None:
+    """The header goes to curl on stdin (printf is the shell's builtin): the token is on no command line."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed: the README's curl recipe cannot be run here")
+    done = sfjwt("exec", "--", "sh", "-c", CURL, env=app_env(salesforce_app))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["DailyApiRequests"]["Max"] == 15000
 
 
 def test_arguments_arrive_exactly_as_given(salesforce_app: SalesforceApp) -> None:

@@ -166,10 +166,7 @@ def test_a_loopback_revocation_never_goes_through_a_proxy(
     salesforce_app: SalesforceApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with ProxyRecorder(tmp_path / "proxy.log") as proxy:
-        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
-            monkeypatch.setenv(name, proxy.url)
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
+        proxy.set_as_every_proxy(monkeypatch)
         creds = credentials_for(salesforce_app)
         creds.get_token()
         assert creds.revoke() is True

@@ -31,6 +31,13 @@ def client(http: httpx.AsyncClient, app: SalesforceApp, auth: CredentialsAuth) -
     return aiosalesforce.Salesforce(http, base_url=app.emulator.my_domain, auth=auth, version="65.0")
 
 
+async def warmed_up(http: httpx.AsyncClient, app: SalesforceApp, creds: Credentials) -> aiosalesforce.Salesforce:
+    """A client on a fresh auth that has made its first call (and so holds a session)."""
+    sf = client(http, app, CredentialsAuth(creds))
+    await sf.get_limits()
+    return sf
+
+
 async def users(sf: aiosalesforce.Salesforce) -> list[str]:
     return [record["Username"] async for record in sf.query(USERS)]
 
@@ -73,8 +80,7 @@ def test_a_revoked_session_is_replaced_and_crud_reads_work(app: SalesforceApp, c
     async def scenario() -> None:
         async with http_client(app) as http:
             em = app.emulator
-            sf = client(http, app, CredentialsAuth(creds))
-            await sf.get_limits()
+            sf = await warmed_up(http, app, creds)
             assert em.revoke(creds.get_token().access_token)
             record = await sf.sobject.get("User", app.user.user_id)
             assert record["Username"] == app.username and em.tokens_issued == 2
@@ -94,8 +100,7 @@ def test_a_policy_denied_session_is_not_reminted(
     async def scenario() -> None:
         async with http_client(app) as http:
             em = app.emulator
-            sf = client(http, app, CredentialsAuth(creds))
-            await sf.get_limits()
+            sf = await warmed_up(http, app, creds)
             em.set_rest_block("not_rest")
             calls = em.rest_calls
             with pytest.raises(SalesforceError, match="not valid for use with the REST API"):
@@ -114,8 +119,7 @@ def test_tasks_hitting_expiry_together_cause_one_remint(app: SalesforceApp, cred
     async def scenario() -> None:
         async with http_client(app) as http:
             em = app.emulator
-            sf = client(http, app, CredentialsAuth(creds))
-            await sf.get_limits()
+            sf = await warmed_up(http, app, creds)
             expire(em)
             answers = await asyncio.gather(*[sf.get_limits() for _ in range(32)])
             assert len(answers) == 32 and em.tokens_issued == 2
@@ -130,8 +134,7 @@ def test_a_newer_token_of_the_same_credentials_is_picked_up(app: SalesforceApp, 
     async def scenario() -> None:
         async with http_client(app) as http:
             em = app.emulator
-            sf = client(http, app, CredentialsAuth(creds))
-            await sf.get_limits()
+            sf = await warmed_up(http, app, creds)
             creds.get_token(force_refresh=True)
             calls = em.rest_calls
             await sf.get_limits()

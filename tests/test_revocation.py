@@ -106,6 +106,21 @@ def test_refusals_are_typed_errors(host: PluginHost, key_file: Path, body: dict[
     assert server.requests[0].startswith(REVOKE_PATH) and server.requests[0].endswith(b"token=00Dx%21token")
 
 
+def test_a_server_echoing_the_token_does_not_get_it_into_the_error(
+    host: PluginHost, key_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = "00D5g000004abcdEAA!" + "AQ4AQFk9Yl3rJp0mZqW8sT2uV6xB1nC7dE3fG5hJ" * 2
+    body = json.dumps({"error": "invalid_request", "error_description": f"bad token {token}"}).encode()
+    with reply(400, body) as server:
+        creds = Credentials("3MVG9k", "u@acme.com", f"file:{key_file}", token_url=server.token_url, plugin_host=host)
+        with pytest.raises(RevocationError) as refused:
+            creds.revoke(token)
+    assert token.encode() in server.requests[0].replace(b"%21", b"!")  # it was sent, and echoed back
+    shown = f"{refused.value}{refused.value!r}{refused.value.description}{caplog.text}"
+    assert token not in shown and token.split("!")[1][:40] not in shown
+
+
 def test_invalid_token_maps_to_its_type() -> None:
     from sfjwt_vault.exchange import RawResponse, read_revoke_response
 

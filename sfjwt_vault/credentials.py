@@ -269,7 +269,7 @@ class Credentials(httpx.Auth):
 
 
 class Answer(Protocol):
-    """What `session_expired` reads of an HTTP answer: an httpx, requests or aiohttp-style response."""
+    """What `session_expired` reads of an HTTP answer: an httpx or a requests response."""
 
     @property
     def status_code(self) -> int: ...

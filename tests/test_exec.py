@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import shutil
 import signal
 import subprocess
@@ -200,34 +198,18 @@ sys.exit(count)
 def test_ctrl_c_in_a_terminal_reaches_the_command_once(salesforce_app: SalesforceApp) -> None:
     """In a terminal, Ctrl-C goes to the whole foreground process group: the command has its own copy,
     and a forwarded second one would make a program that counts interrupts act twice."""
+    command = [PYTHON, "-m", "sfjwt_vault.cli", "--debug", "exec", "--", PYTHON, "-c", COUNT_INTERRUPTS]
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SF_", "SFJWT_"))}
-    argv = [PYTHON, "-m", "sfjwt_vault.cli", "--debug", "exec", "--", PYTHON, "-c", COUNT_INTERRUPTS]
-    pid, terminal = pty.fork()
-    if pid == 0:  # the child: a session leader whose controlling terminal is the pty, in its foreground
-        os.execve(PYTHON, argv, {**base, **app_env(salesforce_app)})  # noqa: S606 - the test's own interpreter
-    seen = read_until(terminal, b"ready")
-    os.write(terminal, b"\x03")  # Ctrl-C
-    seen += read_until(terminal, None)
-    _, status = os.waitpid(pid, 0)
-    os.close(terminal)
-    assert b"interrupts 1" in seen, seen
-    assert b"SIGINT left to the terminal, which sent it to the command too" in seen
-    assert b"forwarded" not in seen
-    assert os.waitstatus_to_exitcode(status) == 1
-
-
-def read_until(fd: int, marker: bytes | None) -> bytes:
-    """Read the pty until `marker` and the end of its line, or (None) until it closes; 60 s without
-    output fails."""
-    data = b""
-    while marker is None or marker not in data or not data.endswith(b"\n"):
-        ready, _, _ = select.select([fd], [], [], 60)
-        assert ready, data
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # the other end closed
-            break
-        if not chunk:
-            break
-        data += chunk.replace(b"\r\n", b"\n")
-    return data
+    done = subprocess.run(
+        [PYTHON, "-m", "tests.pty_ctrl_c", *command],
+        env={**base, **app_env(salesforce_app)},
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    seen = json.loads(done.stdout)
+    assert "interrupts 1" in seen["output"], seen
+    assert "SIGINT left to the terminal, which sent it to the command too" in seen["output"]
+    assert "forwarded" not in seen["output"] and seen["exit"] == 1

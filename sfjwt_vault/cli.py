@@ -26,6 +26,8 @@ EXIT_CODES = {
     4: "Salesforce refused",
     5: "network or transient",
     EXIT_INTERNAL: "internal error (a bug)",
+    126: "exec: the command cannot be run",
+    127: "exec: command not found",
     EXIT_INTERRUPTED: "interrupted",
     EXIT_PIPE_CLOSED: "stdout closed early",
 }
@@ -96,6 +98,65 @@ def cmd_token(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(token.to_dict(), indent=2))
     return EXIT_OK
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    """Run the command with SF_ACCESS_TOKEN and SF_INSTANCE_URL in its environment; its status is ours."""
+    from .child_process import run
+    from .errors import ConfigurationError
+
+    command = args.child[1:] if args.child[:1] == ["--"] else args.child
+    if not command:
+        raise ConfigurationError("no command to run", hint="sfjwt exec [options] -- COMMAND [ARGS...]")
+    creds = credentials_from_args(args)
+    with creds:
+        token = creds.get_token()
+    return run(command, {"SF_ACCESS_TOKEN": token.access_token, "SF_INSTANCE_URL": token.instance_url})
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    """Revoke the fleet's current session (shared cache) or a token from stdin or the environment."""
+    from .errors import ConfigurationError
+
+    creds = credentials_from_args(args)
+    token = _token_to_revoke(args.token_from)
+    if token is None and creds._shared_tokens() is None:
+        raise ConfigurationError(
+            "nothing to revoke: no token given and no shared token cache to find the current session in",
+            hint="pipe a token in with --token-from stdin, revoke $SF_ACCESS_TOKEN with --token-from env, "
+            "or set SFJWT_TOKEN_CACHE to revoke the fleet's current session",
+        )
+    with creds:
+        revoked = creds.revoke(token)
+    where = creds.revoke_route().host
+    if revoked:
+        print(f"revoked the session of {creds.username} at {where}; it is gone from the token caches")
+    else:
+        print(f"no live session of {creds.username} to revoke (none cached, or it had expired or been revoked)")
+    return EXIT_OK
+
+
+def _token_to_revoke(source: str | None) -> str | None:
+    """The token `sfjwt revoke` was given: from stdin (without echo on a terminal) or SF_ACCESS_TOKEN.
+    Never from the command line, where other local users can read it."""
+    import os
+
+    from .errors import ConfigurationError
+
+    if source is None:
+        return None
+    if source == "env":
+        value = os.environ.get("SF_ACCESS_TOKEN", "")
+        where = "SF_ACCESS_TOKEN"
+    elif sys.stdin.isatty():
+        import getpass
+
+        value, where = getpass.getpass("access token to revoke: "), "the terminal"
+    else:
+        value, where = sys.stdin.readline(64 * 1024), "stdin"
+    if not value.strip():
+        raise ConfigurationError(f"no access token in {where}", hint="give the whole token, as `sfjwt token` prints it")
+    return value
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -215,7 +276,7 @@ def build_parser() -> Parser:
             "sfjwt demo                                        # the whole flow offline",
             "sfjwt keygen --store file:./sf.key --cert-out sf.crt",
             "sfjwt doctor --cert sf.crt                        # settings from the environment",
-            'eval "$(sfjwt token --format env)"                # export SF_ACCESS_TOKEN, SF_INSTANCE_URL',
+            "sfjwt exec -- ./job.sh                            # a command with SF_ACCESS_TOKEN, SF_INSTANCE_URL",
         )
         + "\n\nexit codes: "
         + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
@@ -245,8 +306,8 @@ def build_parser() -> Parser:
         "token",
         "Mint an assertion, exchange it and print the access token",
         "sfjwt token                                  # settings from SF_CONSUMER_KEY, SF_USERNAME, SFJWT_KEY",
-        'eval "$(sfjwt token --format env)"           # export SF_ACCESS_TOKEN and SF_INSTANCE_URL',
         "sfjwt token --key aws-sm:prod/sf-jwt --token-url https://acme.my.salesforce.com",
+        'eval "$(sfjwt token --format env)"           # prefer `sfjwt exec -- COMMAND`: no token in the shell',
     )
     _add_setting_flags(token)
     token.add_argument(
@@ -256,6 +317,40 @@ def build_parser() -> Parser:
         help="json: every field of the answer; env: `export` lines, each value shell-quoted, for eval (default: json)",
     )
     token.set_defaults(func=cmd_token)
+
+    run_with = command(
+        "exec",
+        "Run a command with SF_ACCESS_TOKEN and SF_INSTANCE_URL in its environment (no shell); its exit "
+        "status is sfjwt's, and signals are forwarded to it",
+        "sfjwt exec -- python job.py --since yesterday   # arguments passed as given",
+        "sfjwt exec -- sh -c 'sf org login access-token --instance-url \"$SF_INSTANCE_URL\" --no-prompt'",
+        hint="sfjwt exec [options] -- COMMAND [ARGS...]",
+    )
+    _add_setting_flags(run_with)
+    run_with.add_argument(
+        "child",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND [ARGS...]",
+        help="the command and its arguments, after -- (required; run directly, without a shell)",
+    )
+    run_with.set_defaults(func=cmd_exec)
+
+    revoke = command(
+        "revoke",
+        "Revoke a session at Salesforce and drop it from the token caches: the fleet's current one "
+        "(SFJWT_TOKEN_CACHE), or a token read from stdin or SF_ACCESS_TOKEN (never from the command line)",
+        "sfjwt revoke                                 # the session in the shared token cache (SFJWT_TOKEN_CACHE)",
+        "sfjwt token | jq -r .access_token | sfjwt revoke --token-from stdin",
+        "sfjwt revoke --token-from env                # revoke $SF_ACCESS_TOKEN",
+    )
+    _add_setting_flags(revoke)
+    revoke.add_argument(
+        "--token-from",
+        choices=("stdin", "env"),
+        help="revoke this token instead: one line on stdin (asked without echo on a terminal), or the "
+        "SF_ACCESS_TOKEN variable (default: the shared token cache's current session)",
+    )
+    revoke.set_defaults(func=cmd_revoke)
 
     demo = command("demo", "Run the whole flow offline: throwaway key, local emulator, token, REST call", "sfjwt demo")
     demo.set_defaults(func=cmd_demo)

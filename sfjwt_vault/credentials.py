@@ -3,15 +3,18 @@
 A mint fetches the key just in time (or asks a remote signer), signs a fresh assertion and exchanges
 it; the key is never kept. The token is cached (every exchange is a login), minted once however many
 threads or tasks ask at the same time, refreshed ahead of its assumed expiry, and re-minted once when
-Salesforce says the session is gone. `Credentials` is an `httpx.Auth`, so a client can use it directly.
+Salesforce says the session is gone (`session_expired`, the one decision every client integration uses).
+`revoke()` ends a session at Salesforce and in every cache. `Credentials` is an `httpx.Auth`, so a
+client can use it directly.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 from collections.abc import AsyncGenerator, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -21,7 +24,7 @@ from .cache import DEFAULT_REFRESH_MARGIN, DEFAULT_SESSION_LIFETIME, CacheKey, T
 from .errors import ConfigurationError
 from .events import consumer_key_hint
 from .exchange import DEFAULT_TIMEOUT, total_timeout
-from .flow import arun, run, token_flow
+from .flow import arun, revoke_flow, run, token_flow
 from .keyref import KeyRef
 from .keys import open_signer
 from .plugins import PluginHost, get_host
@@ -103,6 +106,7 @@ class Credentials(httpx.Auth):
         self._shared: SharedTokens | None = None
         self._host = plugin_host
         self._route: Route | None = None
+        self._revoke_route: Route | None = None
         # Nothing else: the TLS context, the connections and the store are shared by the process and
         # made on the first exchange, so a Credentials per job costs microseconds.
 
@@ -154,6 +158,21 @@ class Credentials(httpx.Auth):
                 shared.invalidate(self.cache_key, target)
         return dropped
 
+    def revoke(self, token: AccessToken | str | None = None) -> bool:
+        """End a session at Salesforce and drop it from every cache: for a suspected leak, a key rotation,
+        a worker shutting down. Without `token`, the current session: this process's cached token, else
+        the shared cache's (the fleet's). The token is remembered as dead here, as after a 401, so the
+        next `get_token()` mints a new one; the shared store drops it before Salesforce is asked.
+
+        True if Salesforce ended a live session; False if there was none to revoke or Salesforce says it
+        was no longer live (expired, or revoked already). The request goes to the token URL's host with
+        the exchange's TLS trust, proxy rule, timeout and retries."""
+        return run(revoke_flow(self, _as_token(token)))
+
+    async def arevoke(self, token: AccessToken | str | None = None) -> bool:
+        """The async twin of `revoke`."""
+        return await arun(revoke_flow(self, _as_token(token)))
+
     def mint_assertion(self, key: KeyRef | None = None) -> str:
         """A signed assertion for this app and user. It is a credential for 3 minutes: never log it."""
         with open_signer(key or self.key, self.plugin_host) as signer:
@@ -168,6 +187,16 @@ class Credentials(httpx.Auth):
             from .transport import Route, transport_for  # the wire is imported on the first exchange
 
             route = self._route = Route(transport_for(self.verify), self.token_url)
+        return route
+
+    def revoke_route(self) -> Route:
+        """Where revocations go: the token URL's host (`endpoints.revoke_url`), on the exchange's wire."""
+        route = self._revoke_route
+        if route is None:
+            from .transport import Route, transport_for
+
+            url = endpoints.revoke_url(self.token_url)
+            route = self._revoke_route = Route(transport_for(self.verify), url, "the revocation")
         return route
 
     def _shared_tokens(self) -> SharedTokens | None:
@@ -239,17 +268,28 @@ class Credentials(httpx.Auth):
         )
 
 
-def session_expired(response: httpx.Response) -> bool:
+class Answer(Protocol):
+    """What `session_expired` reads of an HTTP answer: an httpx or a requests response."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
+def session_expired(response: Answer) -> bool:
     """A 401 that a new token fixes: INVALID_SESSION_ID, but not the REST-policy variant of it.
 
     "This session is not valid for use with the REST API" is a policy block: re-minting gives the same
     kind of session and would loop forever. 403 REQUEST_LIMIT_EXCEEDED is never a session problem.
+    The one decision for the httpx auth and every integration (requests, simple-salesforce, aiosalesforce).
     """
     if response.status_code != 401:
         return False
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
         return False
     errors = body if isinstance(body, list) else [body]
     for item in errors:
@@ -258,6 +298,19 @@ def session_expired(response: httpx.Response) -> bool:
         if _NOT_FOR_REST not in str(item.get("message", "")).lower():
             return True
     return False
+
+
+def _as_token(token: AccessToken | str | None) -> AccessToken | None:
+    """A token given to `revoke` as a string (from stdin, the environment) as an AccessToken."""
+    if token is None or isinstance(token, AccessToken):
+        return token
+    text = token.strip()
+    if not text or any(c.isspace() for c in text):
+        raise ConfigurationError(
+            "the access token to revoke is empty or contains whitespace",
+            hint="give the whole token, as `sfjwt token` printed it (access_token)",
+        )
+    return AccessToken(access_token=text, instance_url="", id="")
 
 
 def _required(name: str, value: str, env: str) -> str:

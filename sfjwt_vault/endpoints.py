@@ -23,6 +23,7 @@ from .errors import ConfigurationError, UntrustedResponseError, scrub
 PRODUCTION = "https://login.salesforce.com"
 SANDBOX = "https://test.salesforce.com"
 TOKEN_PATH = "/services/oauth2/token"  # noqa: S105  # nosec B105 - a URL path, not a password
+REVOKE_PATH = "/services/oauth2/revoke"
 
 # The domains Salesforce operates for logins, My Domains and sites (docs/security.md lists the forms):
 SALESFORCE_DOMAINS = (
@@ -195,6 +196,12 @@ def normalize_token_url(token_url: str, allowed_hosts: Iterable[str] = ()) -> st
     if not url.endswith(TOKEN_PATH):
         url += TOKEN_PATH
     return url
+
+
+def revoke_url(token_url: str) -> str:
+    """Where a session is revoked: the token URL's host (and site path), so a revocation goes where the
+    exchange goes, through the same checks (docs/salesforce.md, "Revocation", says why)."""
+    return token_url.removesuffix(TOKEN_PATH) + REVOKE_PATH
 
 
 def check_instance_url(value: object) -> str:

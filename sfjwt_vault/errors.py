@@ -78,6 +78,11 @@ class MissingExtraError(PluginError):
     """The plugin serving the scheme needs an extra that is not installed (`pip install 'sfjwt-vault[aws]'`)."""
 
 
+class MissingIntegrationError(ConfigurationError, ImportError):
+    """An integration (`sfjwt_vault.integrations`) was imported without its client library: the message
+    names the extra to install. Also an ImportError, so `except ImportError` around an optional import works."""
+
+
 class KeyBackendError(SfjwtError):
     """The key could not be fetched from its store, or is not a usable key."""
 
@@ -171,6 +176,36 @@ class LoginRateExceededError(SalesforceAuthError):
 
 class UnsupportedGrantTypeError(SalesforceAuthError):
     pass
+
+
+class RevocationError(SfjwtError):
+    """Salesforce's revocation endpoint refused to revoke a token (HTTP 400 with an OAuth error).
+
+    `error` and `description` are Salesforce's; `revocation_error` builds the typed subclass."""
+
+    exit_code = 4
+    error = ""
+    description = ""
+
+
+class InvalidTokenError(RevocationError):
+    """`invalid_token`: the token is no live session of the org asked (expired, revoked, or another org's)."""
+
+
+class UnsupportedTokenTypeError(RevocationError):
+    """`unsupported_token_type`: no token, or something that is not an access or refresh token."""
+
+
+class CommandNotFoundError(SfjwtError):
+    """`sfjwt exec`: the command to run does not exist (on the PATH); 127, as a shell says."""
+
+    exit_code = 127
+
+
+class CommandNotRunnableError(SfjwtError):
+    """`sfjwt exec`: the command exists but cannot be run (not executable, a folder); 126, as a shell says."""
+
+    exit_code = 126
 
 
 class SalesforceUnknownError(SalesforceAuthError, TransientError):
@@ -332,3 +367,27 @@ def salesforce_error(error: str, description: str, status_code: int = 400) -> Sa
         retryable=mapping.retryable,
         status_code=status_code,
     )
+
+
+_REVOCATION_HINTS: dict[str, tuple[type[RevocationError], str]] = {
+    "invalid_token": (
+        InvalidTokenError,
+        "the token is not a live session of this org: it expired or was revoked already, or it belongs to "
+        "another org (the revocation goes to the token URL's host, SF_TOKEN_URL)",
+    ),
+    "unsupported_token_type": (
+        UnsupportedTokenTypeError,
+        "Salesforce revokes access and refresh tokens only: check that a whole access token was given",
+    ),
+}
+
+
+def revocation_error(error: str, description: str) -> RevocationError:
+    """Turn the revocation endpoint's `error` / `error_description` pair into its typed exception."""
+    error, description = scrub(error), scrub(description)
+    cls, hint = _REVOCATION_HINTS.get(
+        error, (RevocationError, "an answer the revocation endpoint does not document: check the token URL")
+    )
+    exc = cls(f"Salesforce refused to revoke the token: {error}: {description or '(no description)'}", hint=hint)
+    exc.error, exc.description = error, description
+    return exc

@@ -1,4 +1,5 @@
-"""The one token flow: get-or-mint as a sans-IO generator, run by a thin sync driver and a thin async driver.
+"""The one token flow: get-or-mint (and revoke) as sans-IO generators, run by a thin sync driver and a
+thin async driver.
 
 The generator makes every decision (cache, single flight, shared cache, retries, rotation fallback,
 cooldown); the drivers only perform the actions it yields and send back the result, or throw the
@@ -8,7 +9,7 @@ exception into the generator at its `yield`. So `get_token()` and `get_token_asy
   Blocking: the async driver runs it in a worker thread, bounded by the deadline.
 - `Store(fn, *args)`: a shared-cache store call, in a daemon thread, bounded by the store timeout (a
   hung store costs the caller that timeout, never more).
-- `Post(exchange, assertion)`: the HTTP exchange, every socket operation cut at its deadline.
+- `Post(exchange, body)`: the HTTP exchange (or revocation), every socket operation cut at its deadline.
 - `Sleep(seconds)`: a backoff or a lease poll.
 - `Wait(flight, until)`: a follower waiting for the flight another caller (thread or task, of any
   event loop) leads, until its own deadline.
@@ -30,12 +31,13 @@ from .errors import (
     AssertionExpiredError,
     Check,
     InvalidAssertionError,
+    InvalidTokenError,
     LoginRateExceededError,
     SfjwtError,
     TransientError,
 )
 from .events import ExchangeFailed, TokenIssued, consumer_key_hint
-from .exchange import RawResponse, read_token_response, server_time
+from .exchange import RawResponse, encoded_body, read_revoke_response, read_token_response, revoke_body, server_time
 from .retry import Attempts
 
 if TYPE_CHECKING:
@@ -72,10 +74,10 @@ class Store:
 
 
 class Post:
-    __slots__ = ("assertion", "exchange")
+    __slots__ = ("body", "exchange")
 
-    def __init__(self, exchange: Exchange, assertion: str) -> None:
-        self.exchange, self.assertion = exchange, assertion
+    def __init__(self, exchange: Exchange, body: bytes) -> None:
+        self.exchange, self.body = exchange, body  # the body carries a credential: never logged or shown
 
 
 class Sleep:
@@ -227,7 +229,7 @@ def _exchange(creds: Credentials, attempts: Attempts) -> Flow[AccessToken]:
             if assertion is None:
                 assertion = yield Call(creds.mint_assertion, key, until=attempts.deadline)
             exchange = creds.route().exchange(creds.timeout, attempts.deadline)
-            raw: RawResponse = yield Post(exchange, assertion)
+            raw: RawResponse = yield Post(exchange, encoded_body(assertion))
             token = read_token_response(raw)
             _check_clock(raw, exchange.host)
             return token
@@ -253,6 +255,47 @@ def _exchange(creds: Credentials, attempts: Attempts) -> Flow[AccessToken]:
             yield Sleep(wait)
         if fresh:
             assertion = None
+
+
+def revoke_flow(creds: Credentials, given: AccessToken | None) -> Flow[bool]:
+    """Revoke a session and drop it from every cache: `given`, else this process's cached token, else
+    the shared cache's (the fleet's current session). True if Salesforce ended a live session; False if
+    there was none, or Salesforce says it was no longer live (expired, revoked already).
+
+    The caches come first, so no caller adopts the token while it is being revoked: locally it is
+    remembered as dead (as a 401 does), and the shared store drops it (the call is awaited, bounded by
+    the store timeout: a worker shutting down must not leave it behind in a daemon thread)."""
+    cache, key = creds.cache, creds.cache_key
+    attempts = Attempts(creds.retry)
+    shared = creds._shared_tokens()
+    target = given or cache.peek(key)
+    if target is None and shared is not None:
+        target = yield from shared.current(key)
+    if target is None:
+        log.info("no session of %s to revoke", creds.username)
+        return False
+    cache.invalidate(key, target)
+    if shared is not None:
+        yield from shared.forget(key, target)
+    route = creds.revoke_route()
+    while True:
+        exchange = route.exchange(creds.timeout, attempts.deadline)
+        try:
+            read_revoke_response((yield Post(exchange, revoke_body(target.access_token))))
+        except InvalidTokenError:
+            log.info("the session of %s was no longer live at %s (expired or revoked)", creds.username, route.host)
+            return False
+        except SfjwtError as exc:
+            decision = attempts.next(exc)
+            if decision is None:
+                raise
+            wait = decision[0]
+            log.info("revocation failed (%s); attempt %d, retrying in %.2f s", type(exc).__name__, attempts.count, wait)
+            if wait:
+                yield Sleep(wait)
+            continue
+        log.info("revoked the session of %s at %s", creds.username, route.host)
+        return True
 
 
 def _check_clock(raw: RawResponse, host: str) -> None:
@@ -330,7 +373,7 @@ def run(flow: Flow[T]) -> T:
 
 def _perform(action: Action) -> Any:
     if isinstance(action, Post):
-        return action.exchange.post(action.assertion)
+        return action.exchange.post(action.body)
     if isinstance(action, Call):
         return action.fn(*action.args)  # a blocking backend on a thread cannot be cut; its own timeouts apply
     if isinstance(action, Store):
@@ -364,7 +407,7 @@ async def _aperform(action: Action) -> Any:
     import asyncio
 
     if isinstance(action, Post):
-        return await action.exchange.apost(action.assertion)
+        return await action.exchange.apost(action.body)
     if isinstance(action, Call):
         try:
             return await asyncio.wait_for(asyncio.to_thread(action.fn, *action.args), _left(action.until))

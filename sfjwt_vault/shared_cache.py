@@ -236,6 +236,36 @@ class SharedTokens:
         """Forget `token` in the store, in the background: a 401 path never waits for the store."""
         self._background(self.store.invalidate, key, token)
 
+    def current(self, key: CacheKey) -> Flow[AccessToken | None]:
+        """The unexpired token the store holds for `key` (the fleet's current session), for a revocation.
+        A store that cannot be read is an error here: there is nothing else to revoke."""
+        try:
+            stored: Stored | None = yield self._call(self.store.get, key)
+        except Exception as exc:  # noqa: BLE001 - any store failure
+            self._unavailable(exc)
+            raise TransientError(
+                f"the shared token cache {self.store.name} could not be read ({type(exc).__name__})",
+                hint="check the store's availability and permissions, or revoke a token given on stdin",
+            ) from None
+        if stored is None or stored.token is None or stored.expires_at <= time.time():
+            return None
+        return stored.token
+
+    def forget(self, key: CacheKey, token: AccessToken) -> Flow[None]:
+        """Drop a revoked `token` from the store and wait for it (bounded by the store timeout), unlike
+        `invalidate`: a revocation must not leave it for the fleet, nor in a daemon thread of a process
+        that is exiting. A failure is a warning: instances that read the token get a 401 and mint again."""
+        try:
+            yield self._call(self.store.invalidate, key, token)
+        except Exception as exc:  # noqa: BLE001
+            self._unavailable(exc)
+            log.warning(
+                "the revoked session could not be dropped from the shared token cache %s (%s); instances "
+                "that read it get a 401 and mint a new one",
+                self.store.name,
+                type(exc).__name__,
+            )
+
     def cool_down(self, key: CacheKey, until: float) -> Flow[None]:
         """Tell the fleet this user's logins are refused until `until` (if the store can hold it)."""
         set_cooldown = getattr(self.store, "set_cooldown", None)

@@ -1,4 +1,5 @@
-"""The wire of the token exchange: shared connections, cut at a deadline, proxied only as ciphertext.
+"""The wire of the token exchange (and of revocation): shared connections, cut at a deadline, proxied
+only as ciphertext.
 
 Imported on the first exchange, not by `import sfjwt_vault` (httpcore and its dependencies are ~20 ms
 that httpx itself only imports when a client is made).
@@ -40,7 +41,7 @@ import httpx
 
 from .endpoints import is_loopback
 from .errors import ConfigurationError, SfjwtError, TransientError, scrub
-from .exchange import CONNECT_TIMEOUT, RawResponse, encoded_body
+from .exchange import CONNECT_TIMEOUT, RawResponse
 
 if TYPE_CHECKING:
     import asyncio
@@ -351,15 +352,17 @@ def _proxy(url: str | None, context: ssl.SSLContext) -> httpcore.Proxy | None:
 
 
 class Route:
-    """Where one `Credentials` POSTs: the URL, its host, its proxy (if any) and the shared transport.
-    Worked out once, on the first exchange."""
+    """Where one `Credentials` POSTs: the URL (the token URL, or the revocation URL on its host), its
+    host, its proxy (if any) and the shared transport. Worked out once, on the first use. `what` names
+    the request in error messages."""
 
-    __slots__ = ("host", "proxy", "transport", "url")
+    __slots__ = ("host", "proxy", "transport", "url", "what")
 
-    def __init__(self, transport: Transport, token_url: str) -> None:
-        parts = urlsplit(token_url)
+    def __init__(self, transport: Transport, url: str, what: str = "the token exchange") -> None:
+        parts = urlsplit(url)
         self.transport = transport
-        self.url = token_url
+        self.url = url
+        self.what = what
         self.host = parts.hostname or ""
         self.proxy = proxy_for(parts.scheme, self.host)
 
@@ -371,22 +374,24 @@ class Route:
 class Exchange:
     """One attempt: a route and the bounds of this attempt."""
 
-    __slots__ = ("host", "proxy", "timeouts", "transport", "until", "url")
+    __slots__ = ("host", "proxy", "timeouts", "transport", "until", "url", "what")
 
     def __init__(self, route: Route, timeout: float, until: float) -> None:
         self.transport, self.url, self.host, self.proxy = route.transport, route.url, route.host, route.proxy
+        self.what = route.what
         self.until = min(until, time.monotonic() + timeout)
         self.timeouts = {"connect": min(CONNECT_TIMEOUT, timeout), "read": timeout, "write": timeout, "pool": timeout}
 
-    def post(self, assertion: str) -> RawResponse:
-        return post(self, assertion)
+    def post(self, body: bytes) -> RawResponse:
+        return post(self, body)
 
-    async def apost(self, assertion: str) -> RawResponse:
-        return await apost(self, assertion)
+    async def apost(self, body: bytes) -> RawResponse:
+        return await apost(self, body)
 
 
-def post(exchange: Exchange, assertion: str) -> RawResponse:
-    """POST the assertion and read the answer, all of it before `exchange.until`."""
+def post(exchange: Exchange, body: bytes) -> RawResponse:
+    """POST the form-encoded body (it carries the assertion, or the token to revoke) and read the
+    answer, all of it before `exchange.until`."""
     token = deadline.set(exchange.until)
     try:
         pool = exchange.transport.pool(exchange.proxy)
@@ -394,20 +399,20 @@ def post(exchange: Exchange, assertion: str) -> RawResponse:
             "POST",
             exchange.url,
             headers=_REQUEST_HEADERS,
-            content=encoded_body(assertion),
+            content=body,
             extensions={"timeout": exchange.timeouts},
         ) as response:
-            body = CappedBody()
+            answer = CappedBody()
             for chunk in response.iter_stream():
-                body.add(chunk)
-            return body.response(response)
+                answer.add(chunk)
+            return answer.response(response)
     except _TRANSPORT_ERRORS as exc:
-        raise network_error(exc, exchange.host) from None
+        raise network_error(exc, exchange.host, exchange.what) from None
     finally:
         deadline.reset(token)
 
 
-async def apost(exchange: Exchange, assertion: str) -> RawResponse:
+async def apost(exchange: Exchange, body: bytes) -> RawResponse:
     """`post` on the running event loop's pool."""
     token = deadline.set(exchange.until)
     try:
@@ -416,20 +421,20 @@ async def apost(exchange: Exchange, assertion: str) -> RawResponse:
             "POST",
             exchange.url,
             headers=_REQUEST_HEADERS,
-            content=encoded_body(assertion),
+            content=body,
             extensions={"timeout": exchange.timeouts},
         ) as response:
-            body = CappedBody()
+            answer = CappedBody()
             async for chunk in response.aiter_stream():
-                body.add(chunk)
-            return body.response(response)
+                answer.add(chunk)
+            return answer.response(response)
     except _TRANSPORT_ERRORS as exc:
-        raise network_error(exc, exchange.host) from None
+        raise network_error(exc, exchange.host, exchange.what) from None
     finally:
         deadline.reset(token)
 
 
-def network_error(exc: Exception, host: str) -> SfjwtError:
+def network_error(exc: Exception, host: str, what: str = "the token exchange") -> SfjwtError:
     """A library error for a transport failure, saying how far the exchange got; never the request."""
     name = type(exc).__name__
     if isinstance(exc, httpcore.TimeoutException):
@@ -454,7 +459,7 @@ def network_error(exc: Exception, host: str) -> SfjwtError:
             f"could not reach {host}: {name}: {detail}", hint="check the token URL, DNS and egress (proxy, firewall)"
         )
     return TransientError(
-        f"the connection to {host} broke during the token exchange ({name}: {detail})",
+        f"the connection to {host} broke during {what} ({name}: {detail})",
         hint="a reset or a server that closed mid-answer: retried automatically; if it persists, check "
         "the network path (proxy, load balancer)",
     )

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+import pytest
+
 from tests.servers import free_port
 
 
@@ -203,6 +205,13 @@ class ProxyRecorder:
 
     def received(self) -> bytes:
         return self.log.read_bytes() if self.log.exists() else b""
+
+    def set_as_every_proxy(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Every proxy variable (both spellings) names this proxy, and nothing is exempt from it."""
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+            monkeypatch.setenv(name, self.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
 
     def __enter__(self) -> ProxyRecorder:
         return self

@@ -19,7 +19,9 @@ from sfjwt_vault.testing.pytest_plugin import SalesforceApp
 from tests.conftest import pem_of, write_key
 
 
-def sfjwt(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def sfjwt(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a child process, as a user would (same interpreter, clean SF_* environment)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SF_", "SFJWT_"))}
     return subprocess.run(
@@ -29,6 +31,7 @@ def sfjwt(*args: str, env: dict[str, str] | None = None, timeout: float = 60) ->
         env={**base, **(env or {})},
         timeout=timeout,
         check=False,
+        input=input,
     )
 
 

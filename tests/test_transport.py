@@ -140,10 +140,7 @@ def test_a_loopback_exchange_never_goes_through_a_proxy(
     salesforce_app: SalesforceApp, host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with ProxyRecorder(tmp_path / "proxy.log") as proxy:
-        for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-            monkeypatch.setenv(var, proxy.url)
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
+        proxy.set_as_every_proxy(monkeypatch)
         assert credentials_for(salesforce_app, host).get_token()
         localhost = credentials_for(
             salesforce_app, host, token_url=salesforce_app.token_url.replace("127.0.0.1", "localhost")

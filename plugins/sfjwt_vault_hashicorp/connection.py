@@ -64,7 +64,7 @@ class _CaDataAdapter(requests.adapters.HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        super().cert_verify(conn, url, verify, cert)
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]  # untyped in types-requests
         conn.ca_certs = conn.ca_cert_dir = None  # requests puts its default bundle here: trust ours only
 
 

@@ -1,6 +1,9 @@
 """The Salesforce CLI (`sf`, from npm) against the emulator over TLS: `sf org login jwt` (exp in
 milliseconds, a chunked token request, its audience retries, its Organization and ScratchOrgInfo
-queries), then `sf data query` (which first asks for the query's columns).
+queries), then `sf data query` (which first asks for the query's columns). And the README's recipes for
+giving the CLI a session from `sfjwt exec`, run for real: the access token as the target org (nothing
+stored), `sf org login access-token` (stored under an alias), and why the variables must be expanded by
+the shell that `sfjwt exec` starts, not the calling one.
 
 Opt-in: SFJWT_TEST_SF_CLI=1. The CLI is ~300 MB from npm (about a minute to install on a warm npm
 cache). The version is pinned, and so is undici: the CLI's current dependencies need Node 22, this
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +81,96 @@ def test_sf_org_login_jwt_and_data_query(sf_bin: Path, salesforce_tls_app: Sales
         "data", "query", "--query", "SELECT Id, Username FROM User", "--target-org", salesforce_tls_app.username,
     )  # fmt: skip
     assert query["totalSize"] == 1 and query["records"][0]["Username"] == salesforce_tls_app.username
+
+
+# -- sfjwt exec: the session for the CLI without a key on disk (README, "The Salesforce CLI") ------------------
+
+STATELESS = (
+    'SF_TARGET_ORG="$SF_ACCESS_TOKEN" SF_ORG_INSTANCE_URL="$SF_INSTANCE_URL" '
+    'sf data query --query "SELECT Id, Username FROM User" --json'
+)
+STORED = 'sf org login access-token --instance-url "$SF_INSTANCE_URL" --no-prompt --alias acme'
+
+
+def sfjwt_exec(sf_bin: Path, app: SalesforceApp, home: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """`sfjwt exec -- COMMAND` with the CLI on PATH; the session's token also kept in home/../token,
+    where only the test looks, to search the output and the CLI's files for it."""
+    keep = f'printf %s "$SF_ACCESS_TOKEN" > {str(home.parent / "token")!r}'
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SF_", "SFJWT_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "sfjwt_vault.cli", "exec", "--", "sh", "-c", f"{keep}; {command[0]}", *command[1:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **base,
+            "PATH": f"{sf_bin.parent}{os.pathsep}{os.environ['PATH']}",
+            "HOME": str(home),
+            "NODE_EXTRA_CA_CERTS": str(app.ca_file),
+            "SF_DISABLE_TELEMETRY": "true",
+            "SF_AUTOUPDATE_DISABLE": "true",
+            "SF_USE_GENERIC_UNIX_KEYCHAIN": "true",
+            "SF_CONSUMER_KEY": app.consumer_key,
+            "SF_USERNAME": app.username,
+            "SFJWT_KEY": f"file:{app.key_path}",
+            "SF_TOKEN_URL": app.token_url,
+            "SFJWT_CA_BUNDLE": str(app.ca_file),
+        },
+    )
+
+
+def files_holding(folder: Path, secret: str) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()]
+
+
+def test_exec_hands_the_cli_a_session_it_never_stores(
+    sf_bin: Path, salesforce_tls_app: SalesforceApp, tmp_path: Path
+) -> None:
+    em = salesforce_tls_app.emulator
+    home = tmp_path / "home"
+    home.mkdir()
+    done = sfjwt_exec(sf_bin, salesforce_tls_app, home, STATELESS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)["result"]
+    assert result["totalSize"] == 1 and result["records"][0]["Username"] == salesforce_tls_app.username
+    assert em.exchange_count == 1  # sfjwt's login; the CLI used the session as it was
+    token = (tmp_path / "token").read_text()
+    assert token.startswith(em.org_id)
+    assert token not in done.stdout + done.stderr and files_holding(home, token) == []
+
+
+def test_exec_stores_a_cli_login_under_an_alias(
+    sf_bin: Path, salesforce_tls_app: SalesforceApp, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    done = sfjwt_exec(sf_bin, salesforce_tls_app, home, STORED)
+    assert done.returncode == 0, done.stderr[-3000:]
+    token = (tmp_path / "token").read_text()
+    assert done.stdout.startswith(f"Successfully authorized {salesforce_tls_app.username}")
+    assert token not in done.stdout + done.stderr and files_holding(home, token) == []  # stored encrypted
+    query = sf(
+        sf_bin,
+        salesforce_tls_app,
+        home,
+        "data",
+        "query",
+        "--query",
+        "SELECT Username FROM User",
+        "--target-org",
+        "acme",
+    )
+    assert query["records"][0]["Username"] == salesforce_tls_app.username
+    assert salesforce_tls_app.emulator.exchange_count == 1
+
+
+def test_the_calling_shell_would_expand_the_instance_url_too_early(
+    sf_bin: Path, salesforce_tls_app: SalesforceApp, tmp_path: Path
+) -> None:
+    """`sfjwt exec -- sf org login access-token --instance-url "$SF_INSTANCE_URL"` typed in a shell: that
+    shell expands the variable before sfjwt runs (to nothing, it is not set there), so the CLI gets an
+    empty URL. Shown here by passing what the shell would have passed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    done = sfjwt_exec(sf_bin, salesforce_tls_app, home, "sf org login access-token --instance-url '' --no-prompt")
+    assert done.returncode != 0 and not list((home / ".sfdx").glob("*@*.json"))

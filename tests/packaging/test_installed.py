@@ -58,6 +58,22 @@ def test_token_names_the_missing_extra(plain: Venv, extra: str, ref: str) -> Non
     assert_clean_error(result, 2, f"pip install 'sfjwt-vault[{extra}]'")
 
 
+@pytest.mark.parametrize(
+    ("module", "extra"),
+    [("requests", "requests"), ("simple_salesforce", "simple-salesforce"), ("aiosalesforce", "aiosalesforce")],
+)
+def test_integrations_name_their_missing_extra(plain: Venv, module: str, extra: str) -> None:
+    program = (
+        "from sfjwt_vault.errors import MissingIntegrationError\n"
+        "try:\n"
+        f"    import sfjwt_vault.integrations.{module}\n"
+        "except MissingIntegrationError as exc:\n"
+        "    print(exc.hint)\n"
+    )
+    result = plain.run("-c", program)
+    assert result.returncode == 0 and result.stdout.strip() == f"pip install 'sfjwt-vault[{extra}]'", result.stderr
+
+
 def test_keygen_names_the_missing_extra(plain: Venv) -> None:
     result = plain.run("keygen", "--store", "aws-sm:prod/salesforce-jwt")
     assert_clean_error(result, 2, "pip install 'sfjwt-vault[aws]'")

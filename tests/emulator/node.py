@@ -1,8 +1,12 @@
-"""Installing npm packages for a test run: node and npm must be there (a missing one fails the test
-with the reason, it never skips), each package is installed once per session into a temporary folder."""
+"""Installing npm packages for the real-client tests: node and npm must be there (a missing one fails
+the test with the reason, it never skips). Each set of packages is installed once per machine into a
+cache folder (`SFJWT_TEST_NPM_CACHE`, default ~/.cache/sfjwt-tests/npm), named by what it holds; a
+file lock lets test runs that start together (CI runs one per Python version at once) install it once."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -23,6 +27,23 @@ def require(tool: str) -> str:
             pytrace=False,
         )
     return path
+
+
+def installed(*packages: str, overrides: dict[str, str] | None = None) -> Path:
+    """node_modules holding `packages` (exact specs, pinned transitive `overrides`), from the cache or
+    installed into it now."""
+    root = Path(os.environ.get("SFJWT_TEST_NPM_CACHE") or Path.home() / ".cache" / "sfjwt-tests" / "npm")
+    spec = json.dumps({"packages": sorted(packages), "overrides": overrides or {}}, sort_keys=True)
+    folder = root / hashlib.sha256(spec.encode()).hexdigest()[:16]
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        done = folder / ".complete"
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a half-finished install from an interrupted run
+            npm_install(folder, *packages, overrides=overrides)
+            done.write_text(spec + "\n")
+    return folder / "node_modules"
 
 
 def npm_install(folder: Path, *packages: str, overrides: dict[str, str] | None = None) -> Path:

@@ -13,14 +13,14 @@ import pytest
 
 from sfjwt_vault.testing.pytest_plugin import SalesforceApp
 
-from .node import npm_install, require
+from .node import installed, require
 
 SCRIPT = Path(__file__).parent / "js" / "jsforce_client.js"
 
 
 @pytest.fixture(scope="session")
 def jsforce_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return npm_install(tmp_path_factory.mktemp("jsforce"), "jsforce@3")
+    return installed("jsforce@3")
 
 
 def test_jsforce_login_query_identity_logout(salesforce_tls_app: SalesforceApp, jsforce_modules: Path) -> None:

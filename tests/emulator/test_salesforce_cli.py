@@ -5,9 +5,9 @@ giving the CLI a session from `sfjwt exec`, run for real: the access token as th
 stored), `sf org login access-token` (stored under an alias), and why the variables must be expanded by
 the shell that `sfjwt exec` starts, not the calling one.
 
-Opt-in: SFJWT_TEST_SF_CLI=1. The CLI is ~300 MB from npm (about a minute to install on a warm npm
-cache). The version is pinned, and so is undici: the CLI's current dependencies need Node 22, this
-pin runs on Node 18 and 20 as well.
+The CLI is ~300 MB from npm, installed once per machine into the tests' npm cache (tests/emulator/node.py;
+about a minute the first time). The version is pinned, and so is undici: the CLI's current dependencies
+need Node 22, this pin runs on Node 18 and 20 as well.
 """
 
 from __future__ import annotations
@@ -23,20 +23,15 @@ import pytest
 
 from sfjwt_vault.testing.pytest_plugin import SalesforceApp
 
-from .node import npm_install, require
+from .node import installed, require
 
 SF_CLI = "@salesforce/cli@2.128.5"
 PINS = {"undici": "7.16.0"}
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("SFJWT_TEST_SF_CLI") != "1",
-    reason="the Salesforce CLI test installs ~300 MB from npm: set SFJWT_TEST_SF_CLI=1 to run it",
-)
-
 
 @pytest.fixture(scope="session")
 def sf_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return npm_install(tmp_path_factory.mktemp("sf-cli"), SF_CLI, overrides=PINS) / ".bin" / "sf"
+    return installed(SF_CLI, overrides=PINS) / ".bin" / "sf"
 
 
 def sf(sf_bin: Path, app: SalesforceApp, home: Path, *args: str) -> dict[str, Any]:

@@ -5,7 +5,10 @@ standard base64 and the answer with the signature as standard base64; a Transit 
 same way; a KMS `Encrypt` of the token response carries the token as base64 at any byte offset; hex
 dumps show bytes as hex. So each secret is searched as:
 
-- the key: every PEM body line, the DER as base64 (the lines joined) and the DER as hex;
+- the key: its private numbers (d, p, q and the CRT values, big-endian as in the DER) as standard and
+  URL-safe base64 at each of the three byte alignments and as hex, so any run of a PEM body line, of the
+  DER in base64 or of the DER in hex that holds private bytes is found. The public parts (n, e) are
+  left out on purpose: a certificate or a public key legitimately shows them;
 - an assertion: the whole JWT, its claims and signature segments (base64url), the signing input and
   the signature as standard and URL-safe base64 at each of the three byte alignments, and the signature
   as hex;
@@ -46,6 +49,18 @@ def base64_forms(data: bytes) -> Iterator[str]:
         yield body.replace("+", "-").replace("/", "_")
 
 
+def _private_numbers(pem: bytes) -> list[bytes]:
+    """The private values of an RSA key, big-endian and minimal, as its DER carries them."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(pem, None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    numbers = key.private_numbers()
+    values = (numbers.d, numbers.p, numbers.q, numbers.dmp1, numbers.dmq1, numbers.iqmp)
+    return [value.to_bytes((value.bit_length() + 7) // 8, "big") for value in values]
+
+
 def _b64url_decode(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
@@ -61,13 +76,10 @@ class Secrets:
     def forms(self) -> Iterator[str]:
         """Every encoded form of every secret (whole strings; `check` searches them by window)."""
         for pem in self.keys:
-            lines = [ln for ln in pem.decode("latin-1").splitlines() if ln and not ln.startswith("-----")]
-            yield from lines
-            joined = "".join(lines)
-            yield joined
-            der = base64.b64decode(joined)
-            yield der.hex()
-            yield der.hex().upper()
+            for number in _private_numbers(pem):
+                yield from base64_forms(number)
+                yield number.hex()
+                yield number.hex().upper()
         for assertion in self.assertions:
             signing_input, _, signature_part = assertion.rpartition(".")
             yield assertion

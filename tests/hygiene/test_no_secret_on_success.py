@@ -384,7 +384,7 @@ def test_keygen_store_leaks_nothing(
 
 def test_the_search_finds_every_encoding() -> None:
     """Each encoding a leak can take is found: the checks above would fail on any of them."""
-    key, _certificate = make_test_keypair()
+    key, certificate = make_test_keypair()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     assertion = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIzTVZHOWtleSIsInN1YiI6InVAYWNtZS5jb20iLCJleHAiOjE3MDAwMDAwMDB9." + (
         base64.urlsafe_b64encode(bytes(range(256))).decode().rstrip("=")
@@ -394,11 +394,12 @@ def test_the_search_finds_every_encoding() -> None:
     found = Secrets([pem])
     found.assertions.append(assertion)
     found.tokens.append("00Dxx0000001gPL!AR8AQJXg5oP8Hn3zRl3xHQ7YQx5WHN8Fkn1Jm0DbTK8P")
-    pem_line = pem.decode().splitlines()[3]
+    pem_line = pem.decode().splitlines()[8]  # DER bytes 336-384: inside d (which starts near byte 303)
     der = base64.b64decode("".join(pem.decode().splitlines()[1:-1]))
     leaks = {
         "PEM line": f"key={pem_line[5:40]}",
-        "DER hex": f"der={der.hex()[100:140]}",
+        "DER hex": f"der={der.hex()[700:740]}",
+        "DER base64 at an offset": base64.b64encode(der[401:]).decode()[:40],
         "claims segment": signing_input.split(".")[1][:40],
         "signature segment": signature_part[50:90],
         # botocore's DEBUG lines for a KMS Sign: the message and the signature, standard base64
@@ -416,3 +417,13 @@ def test_the_search_finds_every_encoding() -> None:
         with pytest.raises(AssertionError, match="a secret appears"):
             found.check(kind, text)
     found.check("a harmless line", "INFO sfjwt_vault token for u@acme.com from the shared cache")
+    # The public half is not a secret: the certificate keygen and cert print, and the public key in any
+    # encoding, must pass (the modulus sits at a different byte alignment in each).
+    public = key.public_key()
+    for shown in (
+        certificate.decode(),
+        public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+        public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1).decode(),
+        f"{public.public_numbers().n:x}",
+    ):
+        found.check("the public half", shown)

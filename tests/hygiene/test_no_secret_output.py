@@ -463,7 +463,7 @@ def test_cli_token_output_is_the_only_place_the_token_appears(
 def test_the_check_catches_each_kind_of_secret(salesforce_app: SalesforceApp) -> None:
     """The searches above would fail on a leak: a run of the key, an assertion's signature, a token."""
     seen = Secrets([salesforce_app.private_key_pem])
-    body = salesforce_app.private_key_pem.decode().splitlines()[5]
+    body = salesforce_app.private_key_pem.decode().splitlines()[8]  # DER bytes 336-384: inside d, past the modulus
     with pytest.raises(AssertionError, match="a secret appears"):
         seen.check("text", f"error: bad key near {body[13 : 13 + RUN]}!")
     seen.assertions.append("eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0." + "s" * 342)

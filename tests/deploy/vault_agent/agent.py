@@ -107,7 +107,7 @@ def start_agent(
     command: str = "agent",
     proxy: bool = True,
     templates: list[Template] | None = None,
-    timeout: float = 20.0,
+    timeout: float = 60.0,
 ) -> Agent:
     """`bao agent` (or `bao proxy` with command="proxy"), started and logged in: its sink holds a token,
     its listener answers and its templates are rendered."""

@@ -38,6 +38,10 @@ class AgentRole:
 @pytest.fixture(scope="session")
 def agent_role(bao: Bao) -> AgentRole:  # noqa: F811 - the imported fixture
     admin = bao.admin()
+    # Vault and OpenBao lock a role_id out for 15 minutes after 5 failed logins ("user lockout"). The
+    # revocation test makes the Agent fail on purpose until it gets a new secret id; on a slow machine
+    # that is more than 5 attempts, and the lockout would then refuse every later test's Agent.
+    admin.adapter.post("/v1/sys/auth/approle/tune", json={"user_lockout_config": {"lockout_disable": True}})
     admin.sys.create_or_update_policy(ROLE, POLICY)
     admin.auth.approle.create_or_update_approle(ROLE, token_policies=[ROLE], token_ttl=TOKEN_TTL, token_max_ttl="1h")
     return AgentRole(bao, str(admin.auth.approle.read_role_id(ROLE)["data"]["role_id"]))

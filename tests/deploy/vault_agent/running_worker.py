@@ -51,7 +51,7 @@ class RunningWorker:
         with self._changed:
             return [line for line in self.lines if line.startswith("call ")]
 
-    def wait_until(self, what: str, predicate: Callable[[list[str]], bool], timeout: float = 30.0) -> None:
+    def wait_until(self, what: str, predicate: Callable[[list[str]], bool], timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         with self._changed:
             while not predicate([line for line in self.lines if line.startswith("call ")]):

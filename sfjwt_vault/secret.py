@@ -93,7 +93,11 @@ class SecretBuffer:
         """Copy data in. Wiping the source is the caller's job (if it is mutable)."""
         view = memoryview(data).cast("B")
         buf = cls(view.nbytes)
-        buf._buf[: view.nbytes] = view
+        # Through a memoryview, so the bytes go straight into the buffer: `bytearray[:n] = x` first copies
+        # any `x` that is not a bytearray into a temporary bytearray, which is freed unwiped (CPython's
+        # bytearray_ass_subscript). That temporary left the DER of every parsed key in freed heap.
+        with memoryview(buf._buf) as target:
+            target[: view.nbytes] = view
         buf._length = view.nbytes
         view.release()
         return buf

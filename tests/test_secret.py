@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import tracemalloc
 
 import pytest
 
@@ -23,6 +24,25 @@ def test_secret_buffer_hides_and_wipes() -> None:
     assert len(buffer) == 0 and not any(buffer._buf)
     with pytest.raises(TypeError):
         pickle.dumps(SecretBuffer.from_buffer(b"x"))
+
+
+@pytest.mark.parametrize("kind", ["bytes", "memoryview", "bytearray"])
+def test_from_buffer_copies_straight_in_without_a_temporary(kind: str) -> None:
+    """No intermediate copy of the secret: it would be freed unwiped. (`bytearray[:n] = view` made one, and
+    the DER of every parsed key stayed readable in freed heap: docs/security.md, "Copies into a SecretBuffer".)"""
+    size = 64 * 1024
+    data = bytearray(b"k" * size)
+    source = {"bytes": bytes(data), "memoryview": memoryview(data).toreadonly(), "bytearray": data}[kind]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        buffer = SecretBuffer.from_buffer(source)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert bytes(buffer.view()) == bytes(data)
+    # The buffer itself is `size` bytes; one more copy of the secret would take the peak to 2 * size.
+    assert size <= peak < size + size // 4
 
 
 def test_wipe_received_bytes_zeroes_the_payload_in_place() -> None:

@@ -126,6 +126,7 @@ def decode_base64(src: memoryview | bytes | bytearray, start: int, end: int, dst
             bits -= 8
             dst[o] = (acc >> bits) & 0xFF
             o += 1
+            acc &= (1 << bits) - 1  # keep only the undecoded bits: the int never holds the secret
     return o
 
 

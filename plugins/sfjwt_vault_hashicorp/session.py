@@ -166,7 +166,8 @@ class VaultSession:
 
         A 403 is told apart: an invalid or expired token (lookup-self fails too) versus a policy that
         does not grant `capability` on `policy_path`. With a login method the token is replaced and the
-        call tried once more.
+        call tried once more; behind an Agent, a refusal followed by a valid lookup is tried once more too
+        (the Agent may have logged in between the two), and only a second one is the policy's.
         """
         import hvac.exceptions
         import requests
@@ -181,6 +182,10 @@ class VaultSession:
                 if attempt == 1 and self.settings.auth != "token" and client.token != token:
                     continue  # another thread logged in meanwhile: the refusal was for the old token
                 if self._token_valid(client):
+                    if attempt == 1 and self.settings.auth == "agent":
+                        # The Agent may have logged in between the refusal and the lookup (its proxy then
+                        # answers the lookup with the new token): once more before calling it a policy.
+                        continue
                     translate(exc, what=what, path=policy_path, capability=capability, addr=self.settings.addr)
                 if self.settings.auth == "agent":  # the Agent logs in again; the next use reads its new token
                     raise VaultAgentTokenRefusedError(

@@ -331,3 +331,25 @@ def test_a_missing_aws_profile_is_a_configuration_error(
     with pytest.raises(ConfigurationError, match="'no-such-profile'") as info:
         fetched(aws_host, "aws-sm:prod/sf")
     assert "AWS_PROFILE" in (info.value.hint or "")
+
+
+def test_base64_decoding_never_holds_the_secret_in_one_int() -> None:
+    """A SecretBinary is decoded from the raw JSON body a byte at a time. The accumulator keeps only
+    the bits not written out yet: it used to grow to the whole secret (one Python int per step, each
+    freed unwiped, and quadratic work). tracemalloc sees any int the size of the secret."""
+    import base64
+    import tracemalloc
+
+    from sfjwt_vault_aws.jsonscan import decode_base64
+
+    secret = bytes(range(256)) * 64  # 16 KiB
+    encoded = base64.b64encode(secret)
+    out = bytearray(len(secret))
+    tracemalloc.start()
+    try:
+        written = decode_base64(encoded, 0, len(encoded), memoryview(out))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert written == len(secret) and bytes(out) == secret
+    assert peak < len(secret) // 8, f"{peak} bytes allocated while decoding"

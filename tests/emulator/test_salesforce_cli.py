@@ -27,6 +27,15 @@ from .node import installed, require
 
 SF_CLI = "@salesforce/cli@2.128.5"
 PINS = {"undici": "7.16.0"}
+# No telemetry, no update check, no OS keychain; and plain text even where the CI machine sets
+# FORCE_COLOR (the CLI's colour library honours it on a pipe).
+CLI_QUIET = {
+    "SF_DISABLE_TELEMETRY": "true",
+    "SF_AUTOUPDATE_DISABLE": "true",
+    "SF_USE_GENERIC_UNIX_KEYCHAIN": "true",
+    "FORCE_COLOR": "0",
+    "NO_COLOR": "1",
+}
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +53,7 @@ def sf(sf_bin: Path, app: SalesforceApp, home: Path, *args: str) -> dict[str, An
             **os.environ,
             "HOME": str(home),  # the CLI keeps its auth files under HOME
             "NODE_EXTRA_CA_CERTS": str(app.ca_file),
-            "SF_DISABLE_TELEMETRY": "true",
-            "SF_AUTOUPDATE_DISABLE": "true",
-            "SF_USE_GENERIC_UNIX_KEYCHAIN": "true",
+            **CLI_QUIET,
         },
     )
     result: dict[str, Any] = json.loads(done.stdout)
@@ -102,9 +109,7 @@ def sfjwt_exec(sf_bin: Path, app: SalesforceApp, home: Path, *command: str) -> s
             "PATH": f"{sf_bin.parent}{os.pathsep}{os.environ['PATH']}",
             "HOME": str(home),
             "NODE_EXTRA_CA_CERTS": str(app.ca_file),
-            "SF_DISABLE_TELEMETRY": "true",
-            "SF_AUTOUPDATE_DISABLE": "true",
-            "SF_USE_GENERIC_UNIX_KEYCHAIN": "true",
+            **CLI_QUIET,
             "SF_CONSUMER_KEY": app.consumer_key,
             "SF_USERNAME": app.username,
             "SFJWT_KEY": f"file:{app.key_path}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sfjwt_vault.plugins import PluginHost, reset_host
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A job started in the background by a non-interactive shell (`cmd &`, as CI scripts and nohup do)
+    # inherits SIGINT ignored, and so would every process the tests start. Tests that stop a child with
+    # Ctrl-C need it as a terminal gives it; a Python handler here becomes the default again in children.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pem_of(key: rsa.RSAPrivateKey, *, pkcs8: bool = True, password: bytes | None = None) -> bytes:

@@ -27,11 +27,13 @@ from .node import installed, require
 
 SF_CLI = "@salesforce/cli@2.128.5"
 PINS = {"undici": "7.16.0"}
-# No telemetry, no update check, no OS keychain; and plain text even where the CI machine sets
-# FORCE_COLOR (the CLI's colour library honours it on a pipe).
+# No telemetry, no OS keychain; and plain text even where the CI machine sets FORCE_COLOR (the CLI's
+# colour library honours it on a pipe). No update check either: the updater hook reads only
+# SF_DISABLE_AUTOUPDATE, and on an npm install the CLI sets it itself unless SF_AUTOUPDATE_DISABLE is
+# set, so naming only the latter starts a detached `sf update --autoupdate` that lingers for an hour.
 CLI_QUIET = {
     "SF_DISABLE_TELEMETRY": "true",
-    "SF_AUTOUPDATE_DISABLE": "true",
+    "SF_DISABLE_AUTOUPDATE": "true",
     "SF_USE_GENERIC_UNIX_KEYCHAIN": "true",
     "FORCE_COLOR": "0",
     "NO_COLOR": "1",
@@ -56,6 +58,7 @@ def sf(sf_bin: Path, app: SalesforceApp, home: Path, *args: str) -> dict[str, An
             **CLI_QUIET,
         },
     )
+    assert_no_updater(home)
     result: dict[str, Any] = json.loads(done.stdout)
     assert done.returncode == 0 and result["status"] == 0, done.stdout[-3000:]
     return result["result"]  # type: ignore[no-any-return]
@@ -99,7 +102,7 @@ def sfjwt_exec(sf_bin: Path, app: SalesforceApp, home: Path, *command: str) -> s
     where only the test looks, to search the output and the CLI's files for it."""
     keep = f'printf %s "$SF_ACCESS_TOKEN" > {str(home.parent / "token")!r}'
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SF_", "SFJWT_"))}
-    return subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "sfjwt_vault.cli", "exec", "--", "sh", "-c", f"{keep}; {command[0]}", *command[1:]],
         capture_output=True,
         text=True,
@@ -117,6 +120,13 @@ def sfjwt_exec(sf_bin: Path, app: SalesforceApp, home: Path, *command: str) -> s
             "SFJWT_CA_BUNDLE": str(app.ca_file),
         },
     )
+    assert_no_updater(home)
+    return done
+
+
+def assert_no_updater(home: Path) -> None:
+    """The CLI started no background `sf update` (it logs to autoupdate.log under its cache folder)."""
+    assert not list(home.rglob("autoupdate.log")), "the CLI started its updater: check CLI_QUIET"
 
 
 def files_holding(folder: Path, secret: str) -> list[Path]:

@@ -12,6 +12,7 @@ as `acme.lightning.force.com`.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -144,8 +145,15 @@ def host_kind(url: str, allowed_hosts: Iterable[str] = ()) -> str:
 def check_url(url: str, what: str, allowed_hosts: Iterable[str] = ()) -> str:
     """The URL in its normalized form, or a ConfigurationError: https to a Salesforce domain or an
     allowed host, or http(s) to loopback; never a Lightning domain, credentials, a query or a fragment."""
+    return _check_url(url if isinstance(url, str) else "", what, tuple(allowed_hosts))
+
+
+# Remembered: a handler that builds Credentials per invocation checks the same two URLs every time, and
+# parsing them costs most of the constructor. A refusal raises and is not remembered.
+@functools.lru_cache(maxsize=256)
+def _check_url(url: str, what: str, allowed_hosts: tuple[str, ...]) -> str:
     example = PRODUCTION if what == "audience" else PRODUCTION + TOKEN_PATH
-    text = url.strip() if isinstance(url, str) else ""
+    text = url.strip()
     try:
         parsed = httpx.URL(text)
         host = normalize_host(parsed.raw_host.decode("ascii"))
@@ -207,7 +215,11 @@ def revoke_url(token_url: str) -> str:
 def check_instance_url(value: object) -> str:
     """A token response's `instance_url` before anything uses it (REST calls, `sfjwt token --format env`):
     https on a Salesforce domain, or loopback (the emulator), and nothing but scheme, host and port."""
-    text = value if isinstance(value, str) else ""
+    return _check_instance_url(value if isinstance(value, str) else "")
+
+
+@functools.lru_cache(maxsize=64)  # every exchange of a process names the same instance: parse it once
+def _check_instance_url(text: str) -> str:
     try:
         parsed = httpx.URL(text)
         host = normalize_host(parsed.raw_host.decode("ascii"))

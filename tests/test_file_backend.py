@@ -13,7 +13,7 @@ import pytest
 import sfjwt_vault_file
 
 from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef, SecretBuffer
-from sfjwt_vault.keys import open_signer
+from sfjwt_vault.keys import MAX_KEY_BYTES, open_signer
 from sfjwt_vault.plugins import PluginHost
 
 
@@ -98,3 +98,39 @@ def test_a_misspelt_option_is_refused_not_ignored(host: PluginHost, key_file: Pa
     with pytest.raises(ConfigurationError, match="unknown option"):
         host.store_key(KeyRef.parse(f"file:{key_file}.new?mode=0644"), SecretBuffer.from_buffer(b"x"), overwrite=False)
     assert not Path(f"{key_file}.new").exists()
+
+
+def _fstat_reporting_size(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """fstat as it was a moment before the file was rewritten in place: `size` bytes."""
+    real = os.fstat
+
+    def stale(fd: int) -> os.stat_result:
+        fields = list(real(fd))
+        fields[6] = size  # st_size
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(sfjwt_vault_file.os, "fstat", stale)
+
+
+def test_a_key_file_that_grew_after_fstat_is_read_whole(
+    host: PluginHost, key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read buffer is sized from fstat; a file longer by the time it is read is read again, whole."""
+    pem = key_file.read_bytes()
+    _fstat_reporting_size(monkeypatch, 100)
+    buffer = host.fetch_key(KeyRef.parse(f"file:{key_file}"))
+    try:
+        assert len(buffer) == len(pem) and buffer.view() == pem
+    finally:
+        buffer.wipe()
+
+
+def test_a_key_file_that_grew_past_the_limit_while_read_is_refused(
+    host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "key.pem"
+    path.write_bytes(b"-" * (MAX_KEY_BYTES + 10))
+    path.chmod(0o600)
+    _fstat_reporting_size(monkeypatch, 100)
+    with pytest.raises(KeyBackendError, match="grew past"):
+        host.fetch_key(KeyRef.parse(f"file:{path}"))

@@ -13,6 +13,7 @@ buffer; replacing a key goes through a 0600 temporary file in the same folder an
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import stat
@@ -69,23 +70,33 @@ def sfjwt_fetch_key(ref: KeyRef) -> SecretBuffer:
                 f"key file {path!r} is {info.st_size} bytes, larger than any PEM key ({MAX_KEY_BYTES} max)",
                 hint="SFJWT_KEY must point at the PEM private key itself",
             )
-        buffer = SecretBuffer(MAX_KEY_BYTES + 1)
-        try:
-            view = buffer.writable()
-            total = 0
-            while total <= MAX_KEY_BYTES:
-                read = handle.readinto(view[total:])
-                if not read:
-                    break
-                total += read
-            view.release()
-            if total > MAX_KEY_BYTES:
-                raise KeyBackendError(f"key file {path!r} grew past {MAX_KEY_BYTES} bytes while being read")
-            buffer.set_length(total)
-        except BaseException:
+        # Sized from fstat, one byte over to see a file that grew since: a file rewritten in place (not
+        # renamed over) is read again into a buffer of the largest size allowed.
+        for capacity in (info.st_size + 1, MAX_KEY_BYTES + 1):
+            handle.seek(0)
+            buffer = SecretBuffer(capacity)
+            try:
+                total = _read_into(handle, buffer)
+            except BaseException:
+                buffer.wipe()
+                raise
+            if total < capacity:
+                return buffer
             buffer.wipe()
-            raise
-        return buffer
+        raise KeyBackendError(f"key file {path!r} grew past {MAX_KEY_BYTES} bytes while being read")
+
+
+def _read_into(handle: io.FileIO, buffer: SecretBuffer) -> int:
+    """Fill the buffer from the file until its end or the buffer's; how many bytes it holds."""
+    with buffer.writable() as view:
+        total = 0
+        while total < len(view):
+            read = handle.readinto(view[total:])
+            if not read:
+                break
+            total += read
+    buffer.set_length(total)
+    return total
 
 
 @hookimpl

@@ -4,6 +4,7 @@ through a real ProcessPoolExecutor, hint, check, error, description and status c
 from __future__ import annotations
 
 import inspect
+import multiprocessing
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 from types import ModuleType
@@ -86,7 +87,9 @@ def test_pickle_round_trip(cls: type[SfjwtError]) -> None:
 
 def test_errors_come_back_from_a_process_pool() -> None:
     sent = [make(cls) for cls in CLASSES]
-    with ProcessPoolExecutor(max_workers=1) as pool:
+    # spawn: the child imports the error classes afresh (as on macOS and Windows), and no fork of this
+    # multi-threaded test process
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(raise_, error) for error in sent]
         received = [future.exception() for future in futures]
     for error, back in zip(sent, received, strict=True):

@@ -15,8 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple, TypeVar
 
-from sfjwt_vault import ConfigurationError, KeyBackendError, SfjwtError, TransientError
-from sfjwt_vault.plugin_api import quiet_sdk_logs, scrub
+from sfjwt_vault.plugin_api import (
+    ConfigurationError,
+    KeyBackendError,
+    SfjwtError,
+    TransientError,
+    quiet_sdk_logs,
+    scrub,
+)
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from sfjwt_vault import KeyBackendError, KeyRef
+from sfjwt_vault.plugin_api import KeyBackendError, KeyRef
 
 from .clients import endpoint_for, forget_client, get_client
 from .errors import Operation, call

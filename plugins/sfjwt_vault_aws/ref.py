@@ -13,7 +13,7 @@ import threading
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-from sfjwt_vault import ConfigurationError, KeyRef
+from sfjwt_vault.plugin_api import ConfigurationError, KeyRef
 
 SM_SCHEME = "aws-sm"
 KMS_SCHEME = "aws-kms"

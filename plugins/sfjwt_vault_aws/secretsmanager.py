@@ -13,8 +13,16 @@ import json
 import threading
 from typing import Any
 
-from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
-from sfjwt_vault.plugin_api import MAX_KEY_BYTES, wipe, wipe_received_bytes
+from sfjwt_vault.plugin_api import (
+    MAX_KEY_BYTES,
+    ConfigurationError,
+    KeyBackendError,
+    KeyFormatError,
+    KeyRef,
+    SecretBuffer,
+    wipe,
+    wipe_received_bytes,
+)
 
 from . import jsonscan
 from .clients import forget_client, get_client

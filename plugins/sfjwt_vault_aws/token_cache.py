@@ -19,10 +19,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
 from sfjwt_vault.plugin_api import (
     AccessToken,
     CacheKey,
+    ConfigurationError,
+    KeyBackendError,
+    KeyRef,
     Stored,
     fingerprint,
     key_hash,

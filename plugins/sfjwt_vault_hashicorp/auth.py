@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sfjwt_vault import ConfigurationError, KeyBackendError
+from sfjwt_vault.plugin_api import ConfigurationError, KeyBackendError
 
 from .errors import VaultAuthMethodMissingError, translate, vault_messages
 from .settings import VaultSettings

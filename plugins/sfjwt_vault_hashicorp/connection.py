@@ -33,8 +33,7 @@ import requests
 import requests.adapters
 import requests.utils
 
-from sfjwt_vault import ConfigurationError
-from sfjwt_vault.plugin_api import is_loopback, quiet_sdk_logs
+from sfjwt_vault.plugin_api import ConfigurationError, is_loopback, quiet_sdk_logs
 
 from .settings import VaultSettings
 

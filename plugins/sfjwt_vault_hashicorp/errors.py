@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from sfjwt_vault import ConfigurationError, KeyBackendError, TransientError
-from sfjwt_vault.plugin_api import scrub
+from sfjwt_vault.plugin_api import ConfigurationError, KeyBackendError, TransientError, scrub
 
 
 class VaultPermissionDeniedError(KeyBackendError):

@@ -11,8 +11,15 @@ import logging
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
-from sfjwt_vault import ConfigurationError, KeyBackendError, KeyFormatError, KeyRef, SecretBuffer
-from sfjwt_vault.plugin_api import MAX_KEY_BYTES, has_dot_segment
+from sfjwt_vault.plugin_api import (
+    MAX_KEY_BYTES,
+    ConfigurationError,
+    KeyBackendError,
+    KeyFormatError,
+    KeyRef,
+    SecretBuffer,
+    has_dot_segment,
+)
 
 from .errors import VaultNotFoundError, VaultPermissionDeniedError
 from .session import VaultSession

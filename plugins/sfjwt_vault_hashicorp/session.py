@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sfjwt_vault import ConfigurationError
-from sfjwt_vault.plugin_api import quiet_sdk_logs
+from sfjwt_vault.plugin_api import ConfigurationError, quiet_sdk_logs
 
 from . import auth
 from .errors import VaultAgentTokenRefusedError, VaultTokenInvalidError, translate

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from sfjwt_vault import ConfigurationError
+from sfjwt_vault.plugin_api import ConfigurationError
 
 AUTH_METHODS = ("token", "agent", "approle", "jwt", "kubernetes", "aws")
 DEFAULT_K8S_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105  # nosec B105 - a path

@@ -18,10 +18,12 @@ import time
 import uuid
 from typing import Any
 
-from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
 from sfjwt_vault.plugin_api import (
     AccessToken,
     CacheKey,
+    ConfigurationError,
+    KeyBackendError,
+    KeyRef,
     Stored,
     fingerprint,
     key_hash,

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from sfjwt_vault import ConfigurationError, KeyBackendError, KeyRef
+from sfjwt_vault.plugin_api import ConfigurationError, KeyBackendError, KeyRef
 
 from .errors import VaultNotFoundError
 from .kv import mount_option

@@ -22,7 +22,6 @@ from .token import AccessToken
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DEFAULT_TIMEOUT = 10.0  # seconds for one whole exchange attempt: connect, send, headers and body
 CONNECT_TIMEOUT = 5.0  # of which at most this for the connection (TCP and TLS)
-HEADERS = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": "sfjwt-vault"}
 
 
 class RawResponse(NamedTuple):
